@@ -1,0 +1,37 @@
+// muke-tool: local model tooling over muke_core (import, generation, benchmarks).
+#include <cstring>
+#include <iostream>
+
+#include "client/tool/commands.h"
+
+namespace {
+
+void Usage() {
+  std::cerr << "usage: muke-tool <command> [args]\n"
+               "  import-llama2c <checkpoint.bin> <tokenizer.model> <out_dir>\n"
+               "  generate --model DIR --prompt TEXT [--max-new-tokens N] [--temperature T] [--top-p P]\n"
+               "           [--seed S] [--json] [--device cpu|cuda] [--dtype float32|bfloat16|float16]\n"
+               "  bench generate --model DIR [--prompt-tokens N] [--new-tokens N] [--repeats N] [--threads N]\n";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    Usage();
+    return muke::kExitUsage;
+  }
+  const std::string command = argv[1];
+  if (command == "import-llama2c") return muke::RunImportLlama2c(argc, argv, 2);
+  if (command == "generate") return muke::RunGenerate(argc, argv, 2);
+  if (command == "bench" && argc >= 3 && std::strcmp(argv[2], "generate") == 0) {
+    return muke::RunBenchGenerate(argc, argv, 3);
+  }
+  if (command == "-h" || command == "--help" || command == "help") {
+    Usage();
+    return 0;
+  }
+  std::cerr << "muke-tool: unknown command '" << command << "'\n";
+  Usage();
+  return muke::kExitUsage;
+}

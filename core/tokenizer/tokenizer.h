@@ -1,0 +1,44 @@
+// The tokenizer interface every model-facing component uses, and loading one from a model directory.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace muke {
+
+class Tokenizer {
+ public:
+  virtual ~Tokenizer() = default;
+
+  // Token ids of `text` (valid UTF-8); with add_special_tokens, BOS/EOS as the tokenizer config says.
+  virtual absl::StatusOr<std::vector<int64_t>> Encode(std::string_view text, bool add_special_tokens) const = 0;
+  // Text of `ids`; special tokens dropped when skip_special_tokens.
+  virtual absl::StatusOr<std::string> Decode(const std::vector<int64_t>& ids, bool skip_special_tokens) const = 0;
+
+  virtual int64_t vocab_size() const = 0;
+  virtual absl::StatusOr<std::string> IdToPiece(int64_t id) const = 0;
+  virtual std::optional<int64_t> PieceToId(std::string_view piece) const = 0;
+  virtual std::optional<int64_t> bos_id() const = 0;
+  virtual std::vector<int64_t> eos_ids() const = 0;
+};
+
+// Loads the tokenizer of a Hugging Face model directory (`tokenizer.model` through SentencePiece, with
+// BOS/EOS behaviour from tokenizer_config.json / generation_config.json / config.json).
+absl::StatusOr<std::unique_ptr<Tokenizer>> LoadTokenizer(const std::string& dir);
+
+}  // namespace muke
+
+namespace muke {
+
+// Text that `ids` add after `prefix_ids`: decode(prefix + ids) minus decode(prefix) when the latter is a
+// prefix of the former (keeps the leading space SentencePiece drops at the start of a decode), else decode(ids).
+absl::StatusOr<std::string> DecodeContinuation(const Tokenizer& tokenizer, const std::vector<int64_t>& prefix_ids,
+                                               const std::vector<int64_t>& ids);
+
+}  // namespace muke
