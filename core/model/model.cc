@@ -14,9 +14,12 @@
 namespace muke {
 namespace {
 
+// Half-precision activations are upcast for reductions (softmax, norms, logits); float64 stays float64.
+torch::ScalarType AccumulationType(torch::ScalarType t) { return torch::promote_types(t, torch::kFloat32); }
+
 // HF LlamaRMSNorm: normalise in float32, cast back, then scale.
 torch::Tensor RMSNorm(const torch::Tensor& x, const torch::Tensor& weight, double eps) {
-  torch::Tensor xf = x.to(torch::kFloat32);
+  torch::Tensor xf = x.to(AccumulationType(x.scalar_type()));
   xf = xf * torch::rsqrt(xf.pow(2).mean(-1, /*keepdim=*/true) + eps);
   return weight * xf.to(x.scalar_type());
 }
@@ -221,7 +224,7 @@ torch::Tensor Model::Block(int l, torch::Tensor x, const torch::Tensor& cos, con
     cache->v[l] = v.detach();
   }
   torch::Tensor scores = torch::matmul(q.reshape({B, Hkv, H / Hkv, S, hd}), k.unsqueeze(2).transpose(-1, -2));
-  torch::Tensor probs = torch::softmax(scores.to(torch::kFloat32) / std::sqrt(double(hd)) + bias, -1);
+  torch::Tensor probs = torch::softmax(scores.to(AccumulationType(scores.scalar_type())) / std::sqrt(double(hd)) + bias, -1);
   torch::Tensor ctx = torch::matmul(probs.to(x.scalar_type()), v.unsqueeze(2));  // [B,Hkv,G,S,hd]
   ctx = ctx.reshape({B, H, S, hd}).transpose(1, 2).reshape({B, S, H * hd});
   torch::Tensor h = x + Linear(ctx, w.o_proj, w.o_bias);
@@ -337,7 +340,7 @@ absl::StatusOr<ForwardOutput> Model::Forward(const ForwardInput& in) const {
     out.hidden = x;
     if (end == L && in.compute_logits) {
       torch::Tensor h = in.last_logits_only ? x.slice(1, S - 1) : x;
-      out.logits = torch::matmul(RMSNorm(h, norm_, config_.rms_norm_eps), lm_head_.t()).to(torch::kFloat32);
+      out.logits = torch::matmul(RMSNorm(h, norm_, config_.rms_norm_eps), lm_head_.t()).to(AccumulationType(dtype_));
     }
     return out;
   });

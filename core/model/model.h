@@ -49,7 +49,7 @@ struct ForwardInput {
 };
 
 struct ForwardOutput {
-  torch::Tensor logits;  // [B, S or 1, V] float32 (undefined when not computed)
+  torch::Tensor logits;  // [B, S or 1, V] float32 (float64 for a float64 model); undefined when not computed
   torch::Tensor hidden;  // [B, S, D]: residual stream after the last block run, shifts included, before the final norm
   Captured captured;
 };

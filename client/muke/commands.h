@@ -1,0 +1,23 @@
+// The muke client's commands. Each gets the parsed arguments (its own flags and the global ones) and the
+// connection, and returns the process exit code.
+#pragma once
+
+#include "client/muke/connection.h"
+#include "client/tool/args.h"
+
+namespace muke::client {
+
+constexpr int kExitOk = 0;
+constexpr int kExitFailure = 1;      // anything else that went wrong
+constexpr int kExitUsage = 2;        // bad command line
+constexpr int kExitUnreachable = 3;  // server unreachable, UNAVAILABLE or not serving
+constexpr int kExitRejected = 4;     // the server refused the request (INVALID_ARGUMENT, FAILED_PRECONDITION)
+
+// info: describes the served model.
+int RunInfo(const Args& args, const Connection& connection);
+// generate --prompt TEXT [--max-new-tokens N] [--temperature T] [--top-p P] [--seed S] [--stream]
+int RunGenerate(const Args& args, const Connection& connection);
+// health: the server's grpc.health.v1 status (exit 0 only when SERVING).
+int RunHealth(const Args& args, const Connection& connection);
+
+}  // namespace muke::client

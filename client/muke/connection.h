@@ -1,0 +1,42 @@
+// How a muke command reaches the server: the address (--server, else $MUKE_SERVER, else 127.0.0.1:50051), the
+// channel, the per-call deadline (--timeout SECONDS, default 60, 0 = none), and turning a failed call into
+// a message and an exit code.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include <grpcpp/grpcpp.h>
+
+#include "absl/status/statusor.h"
+#include "client/tool/args.h"
+
+namespace muke::client {
+
+inline constexpr char kDefaultServer[] = "127.0.0.1:50051";
+
+class Connection {
+ public:
+  // Reads --server and --timeout; an INVALID_ARGUMENT error is a usage error.
+  static absl::StatusOr<Connection> FromFlags(const Args& args);
+
+  const std::string& address() const { return address_; }
+  const std::shared_ptr<grpc::Channel>& channel() const { return channel_; }
+
+  // Sets the call deadline on a fresh context.
+  void Prepare(grpc::ClientContext* context) const;
+
+  // Prints `muke <command>: <why>` to stderr and returns the exit code for `status` (see commands.h):
+  // unreachable for UNAVAILABLE, or DEADLINE_EXCEEDED before the channel ever connected; rejected for
+  // INVALID_ARGUMENT and FAILED_PRECONDITION; failure otherwise.
+  int Fail(const std::string& command, const grpc::Status& status) const;
+
+ private:
+  Connection(std::string address, double timeout_seconds);
+
+  std::string address_;
+  double timeout_seconds_;
+  std::shared_ptr<grpc::Channel> channel_;
+};
+
+}  // namespace muke::client

@@ -1,0 +1,92 @@
+// muke: the command-line client of muke-server.
+//   muke [--server HOST:PORT] [--json] [--timeout SECONDS] <command> [flags]
+// Global flags may also follow the command. Exit codes: see commands.h.
+#include <cstring>
+#include <iostream>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "client/muke/commands.h"
+#include "client/muke/connection.h"
+#include "client/tool/args.h"
+
+namespace muke::client {
+namespace {
+
+constexpr char kUsage[] =
+    "usage: muke [--server HOST:PORT] [--json] [--timeout SECONDS] <command> [flags]\n"
+    "commands:\n"
+    "  info                                   describe the served model\n"
+    "  generate --prompt TEXT [--max-new-tokens N] [--temperature T] [--top-p P] [--seed S] [--stream]\n"
+    "                                         continue a prompt (greedy unless --temperature > 0)\n"
+    "  health                                 the server's health status (exit 0 when SERVING)\n"
+    "global flags:\n"
+    "  --server HOST:PORT   server address (default $MUKE_SERVER, else 127.0.0.1:50051)\n"
+    "  --json               machine-readable output, one JSON object per line\n"
+    "  --timeout SECONDS    deadline of each call (default 60; 0 = none)\n"
+    "exit codes: 0 ok, 1 other failure, 2 usage, 3 server unreachable or not serving,\n"
+    "            4 request rejected (INVALID_ARGUMENT, FAILED_PRECONDITION)\n";
+
+const std::set<std::string> kGlobalValueFlags = {"server", "timeout"};
+const std::set<std::string> kGlobalBoolFlags = {"json"};
+
+struct Command {
+  const char* name;
+  std::set<std::string> value_flags;
+  std::set<std::string> bool_flags;
+  int (*run)(const Args&, const Connection&);
+};
+
+const Command kCommands[] = {
+    {"info", {}, {}, RunInfo},
+    {"generate", {"prompt", "max-new-tokens", "temperature", "top-p", "seed"}, {"stream"}, RunGenerate},
+    {"health", {}, {}, RunHealth},
+};
+
+// Index in argv of the command word: the first argument that is neither a flag nor the value of a global
+// flag; argc when there is none.
+int FindCommand(int argc, char** argv) {
+  int i = 1;
+  while (i < argc && std::strncmp(argv[i], "--", 2) == 0) {
+    const std::string flag = argv[i] + 2;
+    i += (flag.find('=') == std::string::npos && kGlobalValueFlags.count(flag)) ? 2 : 1;
+  }
+  return i;
+}
+
+int UsageError(const std::string& message) {
+  std::cerr << "muke: " << message << "\n" << kUsage;
+  return kExitUsage;
+}
+
+int Main(int argc, char** argv) {
+  if (argc >= 2 && (!std::strcmp(argv[1], "help") || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h"))) {
+    std::cout << kUsage;
+    return kExitOk;
+  }
+  const int at = FindCommand(argc, argv);
+  if (at >= argc) return UsageError("no command given");
+  const Command* command = nullptr;
+  for (const Command& c : kCommands) {
+    if (argv[at] == std::string(c.name)) command = &c;
+  }
+  if (!command) return UsageError(std::string("unknown command '") + argv[at] + "'");
+
+  std::vector<char*> rest(argv, argv + argc);
+  rest.erase(rest.begin() + at);
+  std::set<std::string> value_flags = kGlobalValueFlags, bool_flags = kGlobalBoolFlags;
+  value_flags.insert(command->value_flags.begin(), command->value_flags.end());
+  bool_flags.insert(command->bool_flags.begin(), command->bool_flags.end());
+  auto args = Args::Parse(static_cast<int>(rest.size()), rest.data(), 1, value_flags, bool_flags);
+  if (!args.ok()) return UsageError(std::string(args.status().message()));
+  if (!args->positional().empty()) return UsageError("unexpected argument '" + args->positional()[0] + "'");
+  auto connection = Connection::FromFlags(*args);
+  if (!connection.ok()) return UsageError(std::string(connection.status().message()));
+  return command->run(*args, *connection);
+}
+
+}  // namespace
+}  // namespace muke::client
+
+int main(int argc, char** argv) { return muke::client::Main(argc, argv); }

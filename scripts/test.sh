@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Installs missing dependencies, configures, builds and runs the whole test suite with ctest.
+# Usage: scripts/test.sh [extra ctest args]   (BUILD_DIR overrides the build directory, default build/)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/install-deps.sh
+
+BUILD_DIR=${BUILD_DIR:-build}
+JOBS=${JOBS:-$(nproc)}
+cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release
+cmake --build "$BUILD_DIR" -j "$JOBS"
+# Tests run in parallel; keep each one's libtorch to one thread so they don't oversubscribe the cores.
+OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} ctest --test-dir "$BUILD_DIR" --output-on-failure -j "$JOBS" "$@"

@@ -1,0 +1,144 @@
+#include "server/knowledge_editor_service.h"
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <google/protobuf/util/time_util.h>
+
+#include "absl/strings/str_cat.h"
+#include "core/util/log.h"
+#include "core/util/status.h"
+#include "server/grpc_status.h"
+#include "server/text_delta_stream.h"
+
+namespace muke::server {
+namespace {
+
+using google::protobuf::util::TimeUtil;
+
+muke::v1::FinishReason ToProto(const std::string& finish_reason) {
+  if (finish_reason == "stop") return muke::v1::FINISH_REASON_STOP;
+  if (finish_reason == "length") return muke::v1::FINISH_REASON_LENGTH;
+  if (finish_reason == "cancelled") return muke::v1::FINISH_REASON_CANCELLED;
+  return muke::v1::FINISH_REASON_UNSPECIFIED;
+}
+
+void SetTiming(const TimedGeneration& generation, muke::v1::GenerationTiming* timing) {
+  *timing->mutable_prefill_duration() = TimeUtil::NanosecondsToDuration(generation.prefill.count());
+  *timing->mutable_decode_duration() = TimeUtil::NanosecondsToDuration(generation.decode.count());
+}
+
+void LogGeneration(const char* rpc, const GenerationPlan& plan, const TimedGeneration& generation) {
+  Log(LogLevel::kInfo, "generate",
+      {{"rpc", rpc},
+       {"prompt_tokens", std::to_string(plan.prompt_ids.size())},
+       {"new_tokens", std::to_string(generation.result.ids.size())},
+       {"finish_reason", generation.result.finish_reason},
+       {"prefill_seconds", std::to_string(std::chrono::duration<double>(generation.prefill).count())},
+       {"decode_seconds", std::to_string(std::chrono::duration<double>(generation.decode).count())}});
+}
+
+// Logs a failed call (caller mistakes at info, server faults at error) and converts its status.
+grpc::Status Finish(const char* rpc, const absl::Status& status) {
+  if (!status.ok()) {
+    const bool caller_error = absl::IsInvalidArgument(status) || absl::IsCancelled(status) ||
+                              absl::IsFailedPrecondition(status) || absl::IsOutOfRange(status);
+    Log(caller_error ? LogLevel::kInfo : LogLevel::kError, "rpc_failed",
+        {{"rpc", rpc}, {"code", absl::StatusCodeToString(status.code())}, {"message", std::string(status.message())}});
+  }
+  return ToGrpcStatus(status);
+}
+
+}  // namespace
+
+KnowledgeEditorService::KnowledgeEditorService(const ServedModel& model, GenerationLimits limits)
+    : model_(model), limits_(limits) {}
+
+grpc::Status KnowledgeEditorService::GetModelInfo(grpc::ServerContext* context,
+                                                  const muke::v1::GetModelInfoRequest* request,
+                                                  muke::v1::ModelInfo* response) {
+  const ModelConfig& config = model_.config();
+  response->set_model_dir(model_.dir());
+  response->set_model_type(config.model_type);
+  response->set_num_hidden_layers(config.num_hidden_layers);
+  response->set_hidden_size(config.hidden_size);
+  response->set_intermediate_size(config.intermediate_size);
+  response->set_num_attention_heads(config.num_attention_heads);
+  response->set_num_key_value_heads(config.num_key_value_heads);
+  response->set_head_dim(config.head_dim);
+  response->set_vocab_size(config.vocab_size);
+  response->set_max_position_embeddings(config.max_position_embeddings);
+  response->set_dtype(DtypeName(model_.dtype()));
+  response->set_device(model_.device().str());
+  response->set_parameter_count(model_.parameter_count());
+  if (auto bos = model_.tokenizer().bos_id()) response->set_bos_token_id(*bos);
+  for (int64_t id : model_.tokenizer().eos_ids()) response->add_eos_token_ids(id);
+  return grpc::Status::OK;
+}
+
+grpc::Status KnowledgeEditorService::Generate(grpc::ServerContext* context, const muke::v1::GenerateRequest* request,
+                                              muke::v1::GenerateResponse* response) {
+  return Finish("Generate", DoGenerate(*request, response));
+}
+
+grpc::Status KnowledgeEditorService::GenerateStream(grpc::ServerContext* context,
+                                                    const muke::v1::GenerateRequest* request,
+                                                    grpc::ServerWriter<muke::v1::GenerateStreamResponse>* writer) {
+  return Finish("GenerateStream", DoGenerateStream(context, *request, writer));
+}
+
+absl::Status KnowledgeEditorService::DoGenerate(const muke::v1::GenerateRequest& request,
+                                                muke::v1::GenerateResponse* response) {
+  MUKE_ASSIGN_OR_RETURN(GenerationPlan plan, PlanGeneration(request, model_, limits_));
+  MUKE_ASSIGN_OR_RETURN(TimedGeneration generation, model_.Generate(plan.prompt_ids, plan.options));
+  MUKE_ASSIGN_OR_RETURN(std::string text,
+                        DecodeContinuation(model_.tokenizer(), plan.prompt_ids, generation.result.ids));
+  LogGeneration("Generate", plan, generation);
+
+  response->mutable_prompt_ids()->Add(plan.prompt_ids.begin(), plan.prompt_ids.end());
+  response->mutable_ids()->Add(generation.result.ids.begin(), generation.result.ids.end());
+  response->set_text(std::move(text));
+  response->set_finish_reason(ToProto(generation.result.finish_reason));
+  SetTiming(generation, response->mutable_timing());
+  return absl::OkStatus();
+}
+
+absl::Status KnowledgeEditorService::DoGenerateStream(grpc::ServerContext* context,
+                                                      const muke::v1::GenerateRequest& request,
+                                                      grpc::ServerWriter<muke::v1::GenerateStreamResponse>* writer) {
+  MUKE_ASSIGN_OR_RETURN(GenerationPlan plan, PlanGeneration(request, model_, limits_));
+  TextDeltaStream text(model_.tokenizer(), plan.prompt_ids);
+  absl::Status stream_status;
+  plan.options.on_token = [&](int64_t id) {
+    auto delta = text.Append(id);
+    if (!delta.ok()) {
+      stream_status = delta.status();
+      return false;
+    }
+    muke::v1::GenerateStreamResponse message;
+    message.mutable_token()->set_id(id);
+    message.mutable_token()->set_text_delta(std::move(*delta));
+    return !context->IsCancelled() && writer->Write(message);
+  };
+  MUKE_ASSIGN_OR_RETURN(TimedGeneration generation, model_.Generate(plan.prompt_ids, plan.options));
+  MUKE_RETURN_IF_ERROR(stream_status);
+  LogGeneration("GenerateStream", plan, generation);
+  if (generation.result.finish_reason == "cancelled") {
+    return absl::CancelledError(
+        absl::StrCat("GenerateStream: cancelled after ", generation.result.ids.size(), " tokens"));
+  }
+
+  MUKE_ASSIGN_OR_RETURN(std::string tail, text.Finish());
+  muke::v1::GenerateStreamResponse message;
+  muke::v1::GenerateStreamSummary* summary = message.mutable_summary();
+  summary->set_finish_reason(ToProto(generation.result.finish_reason));
+  summary->mutable_prompt_ids()->Add(plan.prompt_ids.begin(), plan.prompt_ids.end());
+  summary->set_new_token_count(static_cast<int32_t>(generation.result.ids.size()));
+  SetTiming(generation, summary->mutable_timing());
+  summary->set_text_delta(std::move(tail));
+  writer->Write(message);
+  return absl::OkStatus();
+}
+
+}  // namespace muke::server
