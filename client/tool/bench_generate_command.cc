@@ -73,11 +73,11 @@ absl::Status Bench(const Args& args) {
               args.Get("model").c_str(), c.model_type.c_str(), (long long)c.num_hidden_layers,
               (long long)c.hidden_size, (long long)c.vocab_size, model->device().str().c_str(),
               DtypeName(model->dtype()).c_str(), torch::get_num_threads(), (long long)repeats);
-  std::printf("| %-34s | %7s | %10s | %12s |\n", "phase", "tokens", "seconds", "tokens/s");
-  std::printf("|%s|%s|%s|%s|\n", std::string(36, '-').c_str(), std::string(9, '-').c_str(),
+  std::printf("| %-38s | %7s | %10s | %12s |\n", "phase", "tokens", "seconds", "tokens/s");
+  std::printf("|%s|%s|%s|%s|\n", std::string(40, '-').c_str(), std::string(9, '-').c_str(),
               std::string(12, '-').c_str(), std::string(14, '-').c_str());
   auto row = [](const char* name, int64_t tokens, double secs) {
-    std::printf("| %-34s | %7lld | %10.4f | %12.1f |\n", name, (long long)tokens, secs, tokens / secs);
+    std::printf("| %-38s | %7lld | %10.4f | %12.1f |\n", name, (long long)tokens, secs, tokens / secs);
   };
   row("prefill (batch 1)", prompt_tokens, prefill);
   row("decode, batch 1, KV cache", new_tokens, cached);

@@ -9,6 +9,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_join.h"
 #include "core/model/rope.h"
+#include "core/util/host_allocator.h"
 #include "core/util/status.h"
 
 namespace muke {
@@ -124,6 +125,7 @@ absl::Status Model::SetParameter(const std::string& name, const torch::Tensor& v
 
 absl::StatusOr<std::unique_ptr<Model>> Model::FromTensors(const ModelConfig& config, const TensorMap& tensors,
                                                           const ModelLoadOptions& options, const std::string& source) {
+  TuneHostAllocator();
   std::unique_ptr<Model> m(new Model());
   m->config_ = config;
   m->device_ = options.device;

@@ -59,6 +59,7 @@ class Model {
   // Loads config.json and the safetensors weights of a Hugging Face model directory.
   static absl::StatusOr<std::unique_ptr<Model>> Load(const std::string& dir, const ModelLoadOptions& options = {});
   // Builds a model from tensors in Hugging Face naming; checks every expected tensor and its shape.
+  // Loading tunes the process's malloc for tensor workloads once (see core/util/host_allocator.h).
   static absl::StatusOr<std::unique_ptr<Model>> FromTensors(const ModelConfig& config, const TensorMap& tensors,
                                                             const ModelLoadOptions& options = {},
                                                             const std::string& source = "checkpoint");
