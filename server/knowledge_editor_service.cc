@@ -1,5 +1,6 @@
 #include "server/knowledge_editor_service.h"
 
+#include <chrono>
 #include <string>
 #include <utility>
 #include <vector>
@@ -17,10 +18,10 @@ namespace {
 
 using google::protobuf::util::TimeUtil;
 
+// Of a generation that ran to its end (a cancelled one fails the call instead).
 muke::v1::FinishReason ToProto(const std::string& finish_reason) {
   if (finish_reason == "stop") return muke::v1::FINISH_REASON_STOP;
   if (finish_reason == "length") return muke::v1::FINISH_REASON_LENGTH;
-  if (finish_reason == "cancelled") return muke::v1::FINISH_REASON_CANCELLED;
   return muke::v1::FINISH_REASON_UNSPECIFIED;
 }
 
@@ -37,6 +38,10 @@ void LogGeneration(const char* rpc, const GenerationPlan& plan, const TimedGener
        {"finish_reason", generation.result.finish_reason},
        {"prefill_seconds", std::to_string(std::chrono::duration<double>(generation.prefill).count())},
        {"decode_seconds", std::to_string(std::chrono::duration<double>(generation.decode).count())}});
+}
+
+absl::Status Cancelled(const char* rpc, const TimedGeneration& generation) {
+  return absl::CancelledError(absl::StrCat(rpc, ": cancelled after ", generation.result.ids.size(), " tokens"));
 }
 
 // Logs a failed call (caller mistakes at info, server faults at error) and converts its status.
@@ -79,7 +84,7 @@ grpc::Status KnowledgeEditorService::GetModelInfo(grpc::ServerContext* context,
 
 grpc::Status KnowledgeEditorService::Generate(grpc::ServerContext* context, const muke::v1::GenerateRequest* request,
                                               muke::v1::GenerateResponse* response) {
-  return Finish("Generate", DoGenerate(*request, response));
+  return Finish("Generate", DoGenerate(context, *request, response));
 }
 
 grpc::Status KnowledgeEditorService::GenerateStream(grpc::ServerContext* context,
@@ -88,13 +93,16 @@ grpc::Status KnowledgeEditorService::GenerateStream(grpc::ServerContext* context
   return Finish("GenerateStream", DoGenerateStream(context, *request, writer));
 }
 
-absl::Status KnowledgeEditorService::DoGenerate(const muke::v1::GenerateRequest& request,
+absl::Status KnowledgeEditorService::DoGenerate(grpc::ServerContext* context,
+                                                const muke::v1::GenerateRequest& request,
                                                 muke::v1::GenerateResponse* response) {
   MUKE_ASSIGN_OR_RETURN(GenerationPlan plan, PlanGeneration(request, model_, limits_));
+  plan.options.on_token = [context](int64_t) { return !context->IsCancelled(); };
   MUKE_ASSIGN_OR_RETURN(TimedGeneration generation, model_.Generate(plan.prompt_ids, plan.options));
+  LogGeneration("Generate", plan, generation);
+  if (generation.result.finish_reason == "cancelled") return Cancelled("Generate", generation);
   MUKE_ASSIGN_OR_RETURN(std::string text,
                         DecodeContinuation(model_.tokenizer(), plan.prompt_ids, generation.result.ids));
-  LogGeneration("Generate", plan, generation);
 
   response->mutable_prompt_ids()->Add(plan.prompt_ids.begin(), plan.prompt_ids.end());
   response->mutable_ids()->Add(generation.result.ids.begin(), generation.result.ids.end());
@@ -124,10 +132,7 @@ absl::Status KnowledgeEditorService::DoGenerateStream(grpc::ServerContext* conte
   MUKE_ASSIGN_OR_RETURN(TimedGeneration generation, model_.Generate(plan.prompt_ids, plan.options));
   MUKE_RETURN_IF_ERROR(stream_status);
   LogGeneration("GenerateStream", plan, generation);
-  if (generation.result.finish_reason == "cancelled") {
-    return absl::CancelledError(
-        absl::StrCat("GenerateStream: cancelled after ", generation.result.ids.size(), " tokens"));
-  }
+  if (generation.result.finish_reason == "cancelled") return Cancelled("GenerateStream", generation);
 
   MUKE_ASSIGN_OR_RETURN(std::string tail, text.Finish());
   muke::v1::GenerateStreamResponse message;

@@ -16,14 +16,16 @@ class KnowledgeEditorService final : public muke::v1::KnowledgeEditor::Service {
 
   grpc::Status GetModelInfo(grpc::ServerContext* context, const muke::v1::GetModelInfoRequest* request,
                             muke::v1::ModelInfo* response) override;
+  // Both stop generating at the next token once the call is cancelled (by the client, its deadline or the
+  // server's shutdown deadline) and then fail with CANCELLED.
   grpc::Status Generate(grpc::ServerContext* context, const muke::v1::GenerateRequest* request,
                         muke::v1::GenerateResponse* response) override;
-  // Stops generating as soon as the client cancels (or the server's shutdown deadline passes).
   grpc::Status GenerateStream(grpc::ServerContext* context, const muke::v1::GenerateRequest* request,
                               grpc::ServerWriter<muke::v1::GenerateStreamResponse>* writer) override;
 
  private:
-  absl::Status DoGenerate(const muke::v1::GenerateRequest& request, muke::v1::GenerateResponse* response);
+  absl::Status DoGenerate(grpc::ServerContext* context, const muke::v1::GenerateRequest& request,
+                          muke::v1::GenerateResponse* response);
   absl::Status DoGenerateStream(grpc::ServerContext* context, const muke::v1::GenerateRequest& request,
                                 grpc::ServerWriter<muke::v1::GenerateStreamResponse>* writer);
 

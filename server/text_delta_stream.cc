@@ -1,15 +1,16 @@
 #include "server/text_delta_stream.h"
 
-#include <string_view>
 #include <utility>
 
 #include "absl/strings/match.h"
+#include "absl/strings/string_view.h"
+#include "absl/strings/strip.h"
 #include "core/util/status.h"
 
 namespace muke::server {
 namespace {
 
-constexpr std::string_view kReplacementCharacter = "\xEF\xBF\xBD";  // U+FFFD in UTF-8
+constexpr absl::string_view kReplacementCharacter = "\xEF\xBF\xBD";  // U+FFFD in UTF-8
 
 }  // namespace
 
@@ -19,7 +20,7 @@ TextDeltaStream::TextDeltaStream(const Tokenizer& tokenizer, std::vector<int64_t
 absl::StatusOr<std::string> TextDeltaStream::Append(int64_t id) {
   ids_.push_back(id);
   MUKE_ASSIGN_OR_RETURN(std::string text, DecodeContinuation(tokenizer_, prompt_ids_, ids_));
-  std::string_view stable = text;
+  absl::string_view stable = text;
   while (absl::ConsumeSuffix(&stable, kReplacementCharacter)) {
   }
   // Decoding more ids only appends text, except around byte tokens; wait until it extends what was sent.

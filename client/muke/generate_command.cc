@@ -57,8 +57,8 @@ std::vector<int64_t> Ids(const RepeatedField<int64_t>& ids) { return {ids.begin(
 
 nlohmann::ordered_json TimingJson(const muke::v1::GenerationTiming& timing) {
   using google::protobuf::util::TimeUtil;
-  return {{"prefill_seconds", TimeUtil::DurationToNanoseconds(timing.prefill_duration()) * 1e-9},
-          {"decode_seconds", TimeUtil::DurationToNanoseconds(timing.decode_duration()) * 1e-9}};
+  return {{"prefill_seconds", TimeUtil::DurationToNanoseconds(timing.prefill_duration()) / 1e9},
+          {"decode_seconds", TimeUtil::DurationToNanoseconds(timing.decode_duration()) / 1e9}};
 }
 
 int Unary(const Args& args, const Connection& connection, const muke::v1::GenerateRequest& request) {

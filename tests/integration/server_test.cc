@@ -1,0 +1,513 @@
+// The real muke-server binary on a loopback port, serving stories260K imported by `muke-tool import-llama2c`,
+// exercised through its gRPC API (generated stubs, the health protocol, server reflection as grpcurl uses
+// it) and through the `muke` client binary. Greedy output must equal llama2.c's own (golden.json).
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <grpcpp/generic/generic_stub.h>
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "core/model/config.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "muke/v1/knowledge_editor.grpc.pb.h"
+#include "tests/test_util.h"
+
+extern char** environ;
+
+namespace muke::testing {
+namespace {
+
+using grpc::health::v1::HealthCheckRequest;
+using grpc::health::v1::HealthCheckResponse;
+using nlohmann::json;
+
+constexpr auto kStartTimeout = std::chrono::seconds(60);
+
+std::chrono::system_clock::time_point In(std::chrono::seconds s) { return std::chrono::system_clock::now() + s; }
+
+json GoldenCase() {
+  std::ifstream in(Stories260KDir() + "/golden.json");
+  return json::parse(in)["cases"][0];
+}
+
+std::vector<int64_t> Ids(const google::protobuf::RepeatedField<int64_t>& ids) { return {ids.begin(), ids.end()}; }
+
+// A muke-server child process listening on 127.0.0.1:0; ready once it has printed its address.
+class ServerProcess {
+ public:
+  explicit ServerProcess(const std::string& model_dir) {
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) != 0) {
+      ADD_FAILURE() << "pipe2 failed";
+      return;
+    }
+    std::vector<std::string> argv = {MUKE_SERVER_PATH, "--model", model_dir, "--listen", "127.0.0.1:0"};
+    std::vector<char*> cargv;
+    for (auto& a : argv) cargv.push_back(a.data());
+    cargv.push_back(nullptr);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);  // the copy loses O_CLOEXEC
+    const int rc = posix_spawn(&pid_, cargv[0], &actions, nullptr, cargv.data(), environ);
+    posix_spawn_file_actions_destroy(&actions);
+    close(fds[1]);
+    stdout_fd_ = fds[0];
+    if (rc != 0) {
+      ADD_FAILURE() << "cannot start " << cargv[0] << ": " << std::strerror(rc);
+      pid_ = -1;
+      return;
+    }
+    ReadAddress();
+  }
+
+  ~ServerProcess() {
+    if (pid_ > 0) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+    if (stdout_fd_ >= 0) close(stdout_fd_);
+  }
+
+  const std::string& address() const { return address_; }
+  const std::string& ready_line() const { return ready_line_; }
+
+  // Sends SIGTERM and waits up to `timeout` for the process to end; its wait status, or nullopt on timeout.
+  std::optional<int> Terminate(std::chrono::seconds timeout) {
+    if (pid_ <= 0) return std::nullopt;  // never kill(-1, ...)
+    kill(pid_, SIGTERM);
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+      int status = 0;
+      if (waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        return status;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return std::nullopt;
+  }
+
+ private:
+  // Reads stdout up to the ready line `muke-server listening on ADDR (model DIR)`.
+  void ReadAddress() {
+    const auto deadline = std::chrono::steady_clock::now() + kStartTimeout;
+    while (ready_line_.find('\n') == std::string::npos) {
+      const auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      pollfd p = {stdout_fd_, POLLIN, 0};
+      char buf[256];
+      ssize_t n = 0;
+      if (left.count() <= 0 || poll(&p, 1, static_cast<int>(left.count())) <= 0 ||
+          (n = read(stdout_fd_, buf, sizeof(buf))) <= 0) {
+        ADD_FAILURE() << "muke-server printed no ready line; got '" << ready_line_ << "'";
+        return;
+      }
+      ready_line_.append(buf, n);
+    }
+    ready_line_.resize(ready_line_.find('\n'));
+    const std::string prefix = "muke-server listening on ";
+    if (ready_line_.rfind(prefix, 0) != 0) {
+      ADD_FAILURE() << "unexpected ready line '" << ready_line_ << "'";
+      return;
+    }
+    address_ = ready_line_.substr(prefix.size(), ready_line_.find(' ', prefix.size()) - prefix.size());
+  }
+
+  pid_t pid_ = -1;
+  int stdout_fd_ = -1;
+  std::string ready_line_;
+  std::string address_;
+};
+
+// Waits until the server's health service reports SERVING.
+void WaitServing(const std::shared_ptr<grpc::Channel>& channel) {
+  auto health = grpc::health::v1::Health::NewStub(channel);
+  const auto deadline = std::chrono::steady_clock::now() + kStartTimeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    grpc::ClientContext context;
+    context.set_wait_for_ready(true);
+    context.set_deadline(In(std::chrono::seconds(5)));
+    HealthCheckResponse response;
+    if (health->Check(&context, HealthCheckRequest(), &response).ok() &&
+        response.status() == HealthCheckResponse::SERVING) {
+      return;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  FAIL() << "the server never reported SERVING";
+}
+
+// One request/response exchange with a streaming method whose messages are given and returned serialized.
+std::string RawStreamingCall(const std::shared_ptr<grpc::Channel>& channel, const std::string& method,
+                             const std::string& request) {
+  grpc::GenericStub stub(channel);
+  grpc::CompletionQueue cq;
+  grpc::ClientContext context;
+  context.set_deadline(In(std::chrono::seconds(10)));
+  auto call = stub.PrepareCall(&context, method, &cq);
+  int tag = 0;
+  auto step = [&](const char* what) {
+    void* got = nullptr;
+    bool ok = false;
+    EXPECT_TRUE(cq.Next(&got, &ok) && ok) << what;
+  };
+  call->StartCall(&tag);
+  step("start");
+  grpc::Slice slice(request);
+  call->Write(grpc::ByteBuffer(&slice, 1), &tag);
+  step("write");
+  call->WritesDone(&tag);
+  step("writes done");
+  grpc::ByteBuffer reply;
+  call->Read(&reply, &tag);
+  step("read");
+  grpc::Status status;
+  call->Finish(&status, &tag);
+  step("finish");
+  EXPECT_TRUE(status.ok()) << status.error_message();
+  std::vector<grpc::Slice> slices;
+  std::string out;
+  if (reply.Dump(&slices).ok()) {
+    for (const auto& s : slices) out.append(reinterpret_cast<const char*>(s.begin()), s.size());
+  }
+  return out;
+}
+
+struct ClientRun {
+  int exit_code = -1;
+  std::string out;  // stdout
+};
+
+// Runs the `muke` client binary with `args` (each single-quoted for the shell).
+ClientRun RunClient(const std::vector<std::string>& args) {
+  std::string cmd = std::string("'") + MUKE_CLIENT_PATH + "'";
+  for (const auto& a : args) {
+    std::string quoted;
+    for (char c : a) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    cmd += " '" + quoted + "'";
+  }
+  ClientRun run;
+  FILE* pipe = popen(cmd.c_str(), "r");
+  if (!pipe) return run;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof(buf), pipe)) > 0) run.out.append(buf, n);
+  const int status = pclose(pipe);
+  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return run;
+}
+
+class ServerTest : public ::testing::Test {
+ protected:
+  // One server per test binary run (ctest runs each test in its own process).
+  static void TearDownTestSuite() { server_.reset(); }
+
+  void SetUp() override {
+    MUKE_REQUIRE_SHARED();
+    model_dir_ = ImportedStories260K();
+    if (!server_) server_ = std::make_unique<ServerProcess>(model_dir_);
+    ASSERT_FALSE(server_->address().empty());
+    channel_ = grpc::CreateChannel(server_->address(), grpc::InsecureChannelCredentials());
+    WaitServing(channel_);
+    stub_ = muke::v1::KnowledgeEditor::NewStub(channel_);
+  }
+
+  grpc::Status Generate(const muke::v1::GenerateRequest& request, muke::v1::GenerateResponse* response) {
+    grpc::ClientContext context;
+    context.set_deadline(In(std::chrono::seconds(60)));
+    return stub_->Generate(&context, request, response);
+  }
+
+  // Every message of a GenerateStream call, and its final status.
+  grpc::Status GenerateStream(const muke::v1::GenerateRequest& request,
+                              std::vector<muke::v1::GenerateStreamResponse>* messages) {
+    grpc::ClientContext context;
+    context.set_deadline(In(std::chrono::seconds(60)));
+    auto reader = stub_->GenerateStream(&context, request);
+    muke::v1::GenerateStreamResponse message;
+    while (reader->Read(&message)) messages->push_back(message);
+    return reader->Finish();
+  }
+
+  static std::unique_ptr<ServerProcess> server_;
+  std::string model_dir_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<muke::v1::KnowledgeEditor::Stub> stub_;
+};
+
+std::unique_ptr<ServerProcess> ServerTest::server_;
+
+muke::v1::GenerateRequest GreedyRequest(const std::string& prompt, int max_new_tokens) {
+  muke::v1::GenerateRequest request;
+  request.set_prompt(prompt);
+  request.set_max_new_tokens(max_new_tokens);
+  return request;
+}
+
+TEST_F(ServerTest, PrintsItsAddressAndModel) {
+  EXPECT_EQ(server_->ready_line(), "muke-server listening on " + server_->address() + " (model " + model_dir_ + ")");
+}
+
+TEST_F(ServerTest, GetModelInfoMatchesTheConfig) {
+  auto config = LoadModelConfig(model_dir_);
+  ASSERT_TRUE(config.ok()) << config.status();
+  grpc::ClientContext context;
+  muke::v1::ModelInfo info;
+  ASSERT_TRUE(stub_->GetModelInfo(&context, muke::v1::GetModelInfoRequest(), &info).ok());
+
+  EXPECT_EQ(info.model_dir(), model_dir_);
+  EXPECT_EQ(info.model_type(), "llama");
+  EXPECT_EQ(info.num_hidden_layers(), config->num_hidden_layers);
+  EXPECT_EQ(info.hidden_size(), config->hidden_size);
+  EXPECT_EQ(info.intermediate_size(), config->intermediate_size);
+  EXPECT_EQ(info.num_attention_heads(), config->num_attention_heads);
+  EXPECT_EQ(info.num_key_value_heads(), config->num_key_value_heads);
+  EXPECT_EQ(info.head_dim(), config->head_dim);
+  EXPECT_EQ(info.vocab_size(), config->vocab_size);
+  EXPECT_EQ(info.max_position_embeddings(), config->max_position_embeddings);
+  EXPECT_EQ(info.dtype(), "float32");
+  EXPECT_EQ(info.device(), "cpu");
+  // stories260K (README): dim 64, hidden 172, 5 layers, 8 heads, 4 kv heads, vocab 512, tied classifier.
+  EXPECT_EQ(info.num_hidden_layers(), 5);
+  EXPECT_EQ(info.vocab_size(), 512);
+  const int64_t D = 64, I = 172, L = 5, V = 512, kv = 4 * 8;
+  EXPECT_EQ(info.parameter_count(), V * D + L * (2 * D + 2 * D * D + 2 * kv * D + 3 * I * D) + D);
+  EXPECT_EQ(info.bos_token_id(), 1);
+  EXPECT_EQ(Ids(info.eos_token_ids()), std::vector<int64_t>{2});
+}
+
+TEST_F(ServerTest, GreedyGenerateMatchesLlama2c) {
+  const json golden = GoldenCase();
+  muke::v1::GenerateResponse response;
+  ASSERT_TRUE(Generate(GreedyRequest(golden["prompt"], 64), &response).ok());
+  EXPECT_EQ(Ids(response.prompt_ids()), golden["prompt_ids"].get<std::vector<int64_t>>());
+  EXPECT_EQ(Ids(response.ids()), golden["greedy_new_ids"].get<std::vector<int64_t>>());
+  EXPECT_EQ(golden["prompt"].get<std::string>() + response.text(), golden["greedy_text"].get<std::string>());
+  EXPECT_EQ(response.finish_reason(), muke::v1::FINISH_REASON_LENGTH);
+  EXPECT_TRUE(response.timing().has_prefill_duration());
+  EXPECT_TRUE(response.timing().has_decode_duration());
+
+  // The same prompt given as ids generates the same tokens.
+  muke::v1::GenerateRequest by_ids;
+  for (int64_t id : golden["prompt_ids"]) by_ids.add_prompt_ids(id);
+  by_ids.set_max_new_tokens(64);
+  muke::v1::GenerateResponse by_ids_response;
+  ASSERT_TRUE(Generate(by_ids, &by_ids_response).ok());
+  EXPECT_EQ(Ids(by_ids_response.ids()), Ids(response.ids()));
+}
+
+TEST_F(ServerTest, StreamYieldsTheUnaryTokensAndText) {
+  muke::v1::GenerateRequest greedy = GreedyRequest("Once upon a time", 64);
+  muke::v1::GenerateRequest sampled = GreedyRequest("Lily and Ben were", 100);
+  sampled.mutable_sampling()->set_temperature(0.9);
+  sampled.mutable_sampling()->set_top_p(0.95);
+  sampled.mutable_sampling()->set_seed(7);
+  for (const auto& request : {greedy, sampled}) {
+    SCOPED_TRACE(request.ShortDebugString());
+    muke::v1::GenerateResponse unary;
+    ASSERT_TRUE(Generate(request, &unary).ok());
+    std::vector<muke::v1::GenerateStreamResponse> messages;
+    ASSERT_TRUE(GenerateStream(request, &messages).ok());
+    ASSERT_FALSE(messages.empty());
+    ASSERT_TRUE(messages.back().has_summary());
+
+    std::vector<int64_t> ids;
+    std::string text;
+    for (size_t i = 0; i + 1 < messages.size(); ++i) {
+      ASSERT_TRUE(messages[i].has_token());
+      ids.push_back(messages[i].token().id());
+      text += messages[i].token().text_delta();
+    }
+    const auto& summary = messages.back().summary();
+    text += summary.text_delta();
+    EXPECT_EQ(ids, Ids(unary.ids()));
+    EXPECT_EQ(text, unary.text());
+    EXPECT_EQ(summary.finish_reason(), unary.finish_reason());
+    EXPECT_EQ(summary.new_token_count(), unary.ids_size());
+    EXPECT_EQ(Ids(summary.prompt_ids()), Ids(unary.prompt_ids()));
+    EXPECT_TRUE(summary.timing().has_decode_duration());
+  }
+}
+
+TEST_F(ServerTest, CancelledStreamStopsAndTheServerGoesOn) {
+  muke::v1::GenerateRequest request = GreedyRequest("Once upon a time", 400);
+  grpc::ClientContext context;
+  auto reader = stub_->GenerateStream(&context, request);
+  muke::v1::GenerateStreamResponse message;
+  ASSERT_TRUE(reader->Read(&message));
+  EXPECT_TRUE(message.has_token());
+  context.TryCancel();
+  while (reader->Read(&message)) {
+  }
+  EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::CANCELLED);
+
+  muke::v1::GenerateResponse response;
+  EXPECT_TRUE(Generate(GreedyRequest("Once upon a time", 8), &response).ok());
+  EXPECT_EQ(response.ids_size(), 8);
+}
+
+TEST_F(ServerTest, InvalidRequestsNameTheField) {
+  struct Case {
+    const char* what;
+    std::function<void(muke::v1::GenerateRequest&)> mutate;
+    std::vector<std::string> message_parts;
+  };
+  const std::vector<Case> cases = {
+      {"empty prompt", [](auto& r) { r.clear_prompt(); }, {"prompt"}},
+      {"prompt and ids", [](auto& r) { r.add_prompt_ids(1); }, {"prompt", "prompt_ids"}},
+      {"id over vocab",
+       [](auto& r) {
+         r.clear_prompt();
+         r.add_prompt_ids(1);
+         r.add_prompt_ids(512);
+       },
+       {"prompt_ids[1]", "512"}},
+      {"negative id", [](auto& r) { r.clear_prompt(); r.add_prompt_ids(-3); }, {"prompt_ids[0]"}},
+      {"max_new_tokens over limit", [](auto& r) { r.set_max_new_tokens(1025); }, {"max_new_tokens", "1024"}},
+      {"negative max_new_tokens", [](auto& r) { r.set_max_new_tokens(-1); }, {"max_new_tokens"}},
+      {"past max positions",
+       [](auto& r) {
+         r.clear_prompt();
+         for (int i = 0; i < 500; ++i) r.add_prompt_ids(1);
+         r.set_max_new_tokens(64);
+       },
+       {"max_new_tokens", "max_position_embeddings", "512"}},
+      {"negative temperature", [](auto& r) { r.mutable_sampling()->set_temperature(-0.5); },
+       {"sampling.temperature"}},
+      {"zero top_p", [](auto& r) { r.mutable_sampling()->set_top_p(0); }, {"sampling.top_p", "(0, 1]"}},
+      {"top_p over 1", [](auto& r) { r.mutable_sampling()->set_top_p(1.5); }, {"sampling.top_p"}},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.what);
+    muke::v1::GenerateRequest request = GreedyRequest("Once upon a time", 8);
+    c.mutate(request);
+    muke::v1::GenerateResponse response;
+    const grpc::Status unary = Generate(request, &response);
+    std::vector<muke::v1::GenerateStreamResponse> messages;
+    const grpc::Status streamed = GenerateStream(request, &messages);
+    EXPECT_TRUE(messages.empty());
+    for (const grpc::Status& status : {unary, streamed}) {
+      EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << status.error_message();
+      for (const auto& part : c.message_parts) {
+        EXPECT_NE(status.error_message().find(part), std::string::npos)
+            << "'" << status.error_message() << "' lacks '" << part << "'";
+      }
+    }
+  }
+}
+
+TEST_F(ServerTest, HealthServiceReportsServing) {
+  auto health = grpc::health::v1::Health::NewStub(channel_);
+  for (const char* service : {"", "muke.v1.KnowledgeEditor"}) {
+    grpc::ClientContext context;
+    HealthCheckRequest request;
+    request.set_service(service);
+    HealthCheckResponse response;
+    ASSERT_TRUE(health->Check(&context, request, &response).ok()) << service;
+    EXPECT_EQ(response.status(), HealthCheckResponse::SERVING) << service;
+  }
+  grpc::ClientContext context;
+  HealthCheckRequest request;
+  request.set_service("no.such.Service");
+  HealthCheckResponse response;
+  EXPECT_EQ(health->Check(&context, request, &response).error_code(), grpc::StatusCode::NOT_FOUND);
+}
+
+// What grpcurl does: list the services, then fetch the descriptor of one (requests encoded by hand:
+// ServerReflectionRequest field 7 list_services = "", field 4 file_containing_symbol).
+TEST_F(ServerTest, ReflectionDescribesTheApi) {
+  const std::string method = "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo";
+  const std::string services = RawStreamingCall(channel_, method, std::string("\x3a\x00", 2));
+  EXPECT_NE(services.find("muke.v1.KnowledgeEditor"), std::string::npos);
+  EXPECT_NE(services.find("grpc.health.v1.Health"), std::string::npos);
+
+  const std::string symbol = "muke.v1.KnowledgeEditor";
+  const std::string file =
+      RawStreamingCall(channel_, method, std::string("\x22") + static_cast<char>(symbol.size()) + symbol);
+  EXPECT_NE(file.find("muke/v1/knowledge_editor.proto"), std::string::npos);
+  EXPECT_NE(file.find("GenerateStream"), std::string::npos);
+}
+
+TEST_F(ServerTest, ClientInfoJson) {
+  const ClientRun run = RunClient({"--server", server_->address(), "info", "--json"});
+  ASSERT_EQ(run.exit_code, 0) << run.out;
+  const json info = json::parse(run.out);
+  EXPECT_EQ(info["model_dir"], model_dir_);
+  EXPECT_EQ(info["vocab_size"], 512);
+  EXPECT_EQ(info["num_hidden_layers"], 5);
+  EXPECT_EQ(info["eos_token_ids"], json::array({2}));
+}
+
+TEST_F(ServerTest, ClientGeneratePrintsTheGoldenText) {
+  const json golden = GoldenCase();
+  const std::string expected = golden["greedy_text"].get<std::string>() + "\n";
+  for (bool stream : {false, true}) {
+    std::vector<std::string> args = {"--server", server_->address(), "generate", "--prompt", golden["prompt"],
+                                     "--max-new-tokens", "64"};
+    if (stream) args.push_back("--stream");
+    const ClientRun run = RunClient(args);
+    EXPECT_EQ(run.exit_code, 0) << "stream=" << stream;
+    EXPECT_EQ(run.out, expected) << "stream=" << stream;
+  }
+  const ClientRun run = RunClient({"--server", server_->address(), "--json", "generate", "--prompt",
+                                   golden["prompt"], "--max-new-tokens", "64"});
+  ASSERT_EQ(run.exit_code, 0);
+  const json j = json::parse(run.out);
+  EXPECT_EQ(j["ids"], golden["greedy_new_ids"]);
+  EXPECT_EQ(j["finish_reason"], "length");
+}
+
+TEST_F(ServerTest, ClientExitCodes) {
+  EXPECT_EQ(RunClient({"--server", "127.0.0.1:1", "info"}).exit_code, 3);
+  EXPECT_EQ(RunClient({"--server", server_->address(), "health"}).exit_code, 0);
+  EXPECT_EQ(RunClient({"--server", server_->address(), "generate", "--prompt", "x", "--top-p", "2"}).exit_code, 4);
+  EXPECT_EQ(RunClient({"--server", server_->address(), "generate"}).exit_code, 2);
+  EXPECT_EQ(RunClient({"--server", server_->address(), "frobnicate"}).exit_code, 2);
+}
+
+// Each starts its own server, so that the shared one keeps serving the other tests.
+TEST(ServerShutdownTest, SigtermExitsZeroWithinSeconds) {
+  MUKE_REQUIRE_SHARED();
+  ServerProcess server(ImportedStories260K());
+  ASSERT_FALSE(server.address().empty());
+  WaitServing(grpc::CreateChannel(server.address(), grpc::InsecureChannelCredentials()));  // channel closed after
+  const std::optional<int> status = server.Terminate(std::chrono::seconds(3));
+  ASSERT_TRUE(status.has_value()) << "muke-server still running 3 s after SIGTERM";
+  ASSERT_TRUE(WIFEXITED(*status)) << "wait status " << *status;
+  EXPECT_EQ(WEXITSTATUS(*status), 0);
+}
+
+// A client that keeps its connection open must answer the server's GOAWAY before the server can finish (a
+// sync-API client without a call in flight does so from gRPC's 5 s backup poller); the server does not wait
+// for it past its 10 s grace period.
+TEST(ServerShutdownTest, SigtermWithAnIdleClientConnectedExitsWithinTheGracePeriod) {
+  MUKE_REQUIRE_SHARED();
+  ServerProcess server(ImportedStories260K());
+  ASSERT_FALSE(server.address().empty());
+  auto channel = grpc::CreateChannel(server.address(), grpc::InsecureChannelCredentials());
+  WaitServing(channel);
+  const std::optional<int> status = server.Terminate(std::chrono::seconds(12));
+  ASSERT_TRUE(status.has_value()) << "muke-server still running 12 s after SIGTERM";
+  ASSERT_TRUE(WIFEXITED(*status)) << "wait status " << *status;
+  EXPECT_EQ(WEXITSTATUS(*status), 0);
+}
+
+}  // namespace
+}  // namespace muke::testing
