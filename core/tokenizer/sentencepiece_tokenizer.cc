@@ -15,9 +15,9 @@ absl::StatusOr<std::unique_ptr<SentencePieceTokenizer>> SentencePieceTokenizer::
   if (!t->sp_) return absl::FailedPreconditionError(error);
   error = t->sp_->Load(model_path);
   if (!error.empty()) return absl::InvalidArgumentError(absl::StrCat(model_path, ": ", error));
-  t->settings_ = settings;
-  if (!t->settings_.bos_id && t->sp_->bos_id() >= 0) t->settings_.bos_id = t->sp_->bos_id();
-  if (t->settings_.eos_ids.empty() && t->sp_->eos_id() >= 0) t->settings_.eos_ids = {t->sp_->eos_id()};
+  t->special_ = settings;
+  if (!t->special_.bos_id && t->sp_->bos_id() >= 0) t->special_.bos_id = t->sp_->bos_id();
+  if (t->special_.eos_ids.empty() && t->sp_->eos_id() >= 0) t->special_.eos_ids = {t->sp_->eos_id()};
   return t;
 }
 
@@ -28,9 +28,9 @@ absl::StatusOr<std::vector<int64_t>> SentencePieceTokenizer::Encode(std::string_
   const std::string error = sp_->Encode(text, &pieces);
   if (!error.empty()) return absl::InternalError(absl::StrCat("encode: ", error));
   std::vector<int64_t> ids;
-  if (add_special_tokens && settings_.add_bos && settings_.bos_id) ids.push_back(*settings_.bos_id);
+  if (add_special_tokens && special_.add_bos && special_.bos_id) ids.push_back(*special_.bos_id);
   ids.insert(ids.end(), pieces.begin(), pieces.end());
-  if (add_special_tokens && settings_.add_eos && !settings_.eos_ids.empty()) ids.push_back(settings_.eos_ids[0]);
+  if (add_special_tokens && special_.add_eos && !special_.eos_ids.empty()) ids.push_back(special_.eos_ids[0]);
   return ids;
 }
 

@@ -8,15 +8,9 @@
 
 namespace muke {
 
-struct SpecialTokenSettings {
-  bool add_bos = true;
-  bool add_eos = false;
-  std::optional<int64_t> bos_id;
-  std::vector<int64_t> eos_ids;
-};
-
 class SentencePieceTokenizer : public Tokenizer {
  public:
+  // Unset BOS/EOS in `settings` default to the model's own.
   static absl::StatusOr<std::unique_ptr<SentencePieceTokenizer>> Load(const std::string& model_path,
                                                                       const SpecialTokenSettings& settings);
   ~SentencePieceTokenizer() override;
@@ -26,13 +20,10 @@ class SentencePieceTokenizer : public Tokenizer {
   int64_t vocab_size() const override;
   absl::StatusOr<std::string> IdToPiece(int64_t id) const override;
   std::optional<int64_t> PieceToId(std::string_view piece) const override;
-  std::optional<int64_t> bos_id() const override { return settings_.bos_id; }
-  std::vector<int64_t> eos_ids() const override { return settings_.eos_ids; }
 
  private:
   SentencePieceTokenizer() = default;
   std::unique_ptr<SentencePieceProcessor> sp_;
-  SpecialTokenSettings settings_;
 };
 
 }  // namespace muke

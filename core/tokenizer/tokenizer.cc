@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
+#include "core/tokenizer/hf_tokenizer.h"
 #include "core/tokenizer/sentencepiece_tokenizer.h"
 #include "core/util/status.h"
 
@@ -38,17 +39,27 @@ std::vector<int64_t> IdList(const json& j, const char* key) {
   return ids;
 }
 
+// A special token given as a string or as an AddedToken object {"content": ...}; empty when absent.
+std::string TokenContent(const json& j, const char* key) {
+  if (!j.contains(key)) return "";
+  const json& v = j.at(key);
+  if (v.is_string()) return v.get<std::string>();
+  if (v.is_object() && v.contains("content") && v.at("content").is_string()) return v.at("content").get<std::string>();
+  return "";
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Tokenizer>> LoadTokenizer(const std::string& dir) {
   MUKE_ASSIGN_OR_RETURN(json tok_config, ReadOptionalJson(dir, "tokenizer_config.json"));
+  MUKE_ASSIGN_OR_RETURN(json special_map, ReadOptionalJson(dir, "special_tokens_map.json"));
   MUKE_ASSIGN_OR_RETURN(json gen_config, ReadOptionalJson(dir, "generation_config.json"));
   MUKE_ASSIGN_OR_RETURN(json model_config, ReadOptionalJson(dir, "config.json"));
 
   SpecialTokenSettings s;
   if (tok_config.value("add_bos_token", json(true)).is_boolean()) s.add_bos = tok_config.value("add_bos_token", true);
   if (tok_config.value("add_eos_token", json(false)).is_boolean()) s.add_eos = tok_config.value("add_eos_token", false);
-  // Generation stops on generation_config's EOS ids first (Llama-3 lists several), then config.json's.
+  // Generation stops on generation_config's EOS ids first (Llama-3-Instruct lists several), then config.json's.
   for (const json* j : {&gen_config, &model_config}) {
     if (s.eos_ids.empty()) s.eos_ids = IdList(*j, "eos_token_id");
     if (!s.bos_id) {
@@ -57,16 +68,25 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> LoadTokenizer(const std::string& dir)
     }
   }
 
-  const std::string sp_path = dir + "/tokenizer.model";
-  if (std::filesystem::exists(sp_path)) {
-    MUKE_ASSIGN_OR_RETURN(auto sp, SentencePieceTokenizer::Load(sp_path, s));
-    return std::unique_ptr<Tokenizer>(std::move(sp));
-  }
+  std::unique_ptr<Tokenizer> tokenizer;
   if (std::filesystem::exists(dir + "/tokenizer.json")) {
-    return absl::UnimplementedError(absl::StrCat(dir, "/tokenizer.json: byte-level BPE tokenizers are not ",
-                                                 "supported yet; provide tokenizer.model"));
+    MUKE_ASSIGN_OR_RETURN(tokenizer, HfTokenizer::Load(dir + "/tokenizer.json"));
+  } else if (std::filesystem::exists(dir + "/tokenizer.model")) {
+    MUKE_ASSIGN_OR_RETURN(tokenizer, SentencePieceTokenizer::Load(dir + "/tokenizer.model", s));
+  } else {
+    return absl::NotFoundError(absl::StrCat(dir, ": no tokenizer.json or tokenizer.model"));
   }
-  return absl::NotFoundError(absl::StrCat(dir, ": no tokenizer.model or tokenizer.json"));
+  // Token strings in tokenizer_config.json / special_tokens_map.json fill what the id fields left open.
+  for (const json* j : {&tok_config, &special_map}) {
+    if (!s.bos_id) s.bos_id = tokenizer->PieceToId(TokenContent(*j, "bos_token"));
+    if (s.eos_ids.empty()) {
+      if (auto eos = tokenizer->PieceToId(TokenContent(*j, "eos_token"))) s.eos_ids.push_back(*eos);
+    }
+  }
+  if (!s.bos_id) s.bos_id = tokenizer->bos_id();
+  if (s.eos_ids.empty()) s.eos_ids = tokenizer->eos_ids();
+  tokenizer->SetSpecialTokens(s);
+  return tokenizer;
 }
 
 }  // namespace muke

@@ -12,6 +12,15 @@
 
 namespace muke {
 
+// Which ids open and close a sequence. add_bos/add_eos apply to SentencePiece models only; tokenizer.json
+// models add special tokens through their own post-processor.
+struct SpecialTokenSettings {
+  bool add_bos = true;
+  bool add_eos = false;
+  std::optional<int64_t> bos_id;
+  std::vector<int64_t> eos_ids;  // generation stops on any of these
+};
+
 class Tokenizer {
  public:
   virtual ~Tokenizer() = default;
@@ -24,12 +33,19 @@ class Tokenizer {
   virtual int64_t vocab_size() const = 0;
   virtual absl::StatusOr<std::string> IdToPiece(int64_t id) const = 0;
   virtual std::optional<int64_t> PieceToId(std::string_view piece) const = 0;
-  virtual std::optional<int64_t> bos_id() const = 0;
-  virtual std::vector<int64_t> eos_ids() const = 0;
+  std::optional<int64_t> bos_id() const { return special_.bos_id; }
+  const std::vector<int64_t>& eos_ids() const { return special_.eos_ids; }
+
+  // Set once by the loader, before the tokenizer is shared between threads.
+  void SetSpecialTokens(const SpecialTokenSettings& special) { special_ = special; }
+
+ protected:
+  SpecialTokenSettings special_;
 };
 
-// Loads the tokenizer of a Hugging Face model directory (`tokenizer.model` through SentencePiece, with
-// BOS/EOS behaviour from tokenizer_config.json / generation_config.json / config.json).
+// Loads the tokenizer of a Hugging Face model directory with HF's precedence: `tokenizer.json`, else
+// `tokenizer.model` (SentencePiece). BOS/EOS come from tokenizer_config.json, special_tokens_map.json,
+// generation_config.json and config.json. `dir` may hold only tokenizer files.
 absl::StatusOr<std::unique_ptr<Tokenizer>> LoadTokenizer(const std::string& dir);
 
 }  // namespace muke

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Builds muke and starts muke-server. Without --model it serves the default model: stories260K, imported
+# once from ../shared/models/stories260K into data/models/stories260K (Hugging Face format).
+# Usage: scripts/run.sh [--model HF_DIR] [other muke-server flags, e.g. --listen 0.0.0.0:50051 --device cuda]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/install-deps.sh
+BUILD_DIR=${BUILD_DIR:-build}
+cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release > /dev/null
+cmake --build "$BUILD_DIR" --target muke-server muke muke-tool
+
+args=("$@")
+if [[ " $* " != *" --model "* && " $* " != *" --model="* ]]; then
+  model=${MUKE_DATA_DIR:-$PWD/data}/models/stories260K
+  shared=${MUKE_SHARED_DIR:-$PWD/../shared}/models/stories260K
+  if [ ! -f "$model/config.json" ]; then
+    if [ ! -f "$shared/stories260K.bin" ]; then
+      echo "run.sh: no default model: $shared not found." >&2
+      echo "        Pass any Hugging Face model directory: scripts/run.sh --model /path/to/model" >&2
+      exit 1
+    fi
+    "$BUILD_DIR/bin/muke-tool" import-llama2c "$shared/stories260K.bin" "$shared/tok512.model" "$model"
+  fi
+  args=(--model "$model" "${args[@]}")
+fi
+
+cat <<MSG
+Starting muke-server. In another terminal, try:
+  $BUILD_DIR/bin/muke info
+  $BUILD_DIR/bin/muke generate --prompt "Once upon a time" --stream
+  $BUILD_DIR/bin/muke health
+MSG
+exec "$BUILD_DIR/bin/muke-server" "${args[@]}"
