@@ -8,7 +8,8 @@
 namespace muke {
 namespace {
 
-constexpr std::string_view kGpt2Source = R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)";
+constexpr std::string_view kGpt2Source =
+    R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)";
 constexpr std::string_view kLlama3Source =
     R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
 constexpr std::string_view kQwen2Source =
@@ -81,9 +82,8 @@ class Scanner {
       if ((b & 0xC0) != 0x80) return invalid;
       c = (c << 6) | (b & 0x3F);
     }
-    if ((length == 3 && (c < 0x800 || (c >= 0xD800 && c <= 0xDFFF))) || (length == 4 && (c < 0x10000 || c > 0x10FFFF))) {
-      return invalid;
-    }
+    const bool overlong = (length == 3 && c < 0x800) || (length == 4 && c < 0x10000);
+    if (overlong || (c >= 0xD800 && c <= 0xDFFF) || c > 0x10FFFF) return invalid;
     return {c, length, Classify(c)};
   }
 
@@ -223,20 +223,10 @@ std::vector<std::pair<size_t, size_t>> FindMatches(SplitPattern pattern, std::st
   const Scanner scanner(utf8_text);
   std::vector<std::pair<size_t, size_t>> matches;
   matches.reserve(utf8_text.size() / 3 + 1);  // prose averages ~5 bytes a match; code and digits less
+  const size_t max_digits = pattern == SplitPattern::kLlama3 ? 3 : 1;
   for (size_t pos = 0; pos < utf8_text.size();) {
-    size_t end;
-    switch (pattern) {
-      case SplitPattern::kGpt2:
-        end = Gpt2MatchEnd(scanner, pos);
-        break;
-      case SplitPattern::kLlama3:
-        end = Llama3MatchEnd(scanner, pos, 3);
-        break;
-      case SplitPattern::kQwen2:
-      default:
-        end = Llama3MatchEnd(scanner, pos, 1);
-        break;
-    }
+    const size_t end =
+        pattern == SplitPattern::kGpt2 ? Gpt2MatchEnd(scanner, pos) : Llama3MatchEnd(scanner, pos, max_digits);
     matches.emplace_back(pos, end);
     pos = end;
   }
