@@ -34,7 +34,7 @@ absl::StatusOr<TimedGeneration> ServedModel::Generate(const std::vector<int64_t>
 
   std::shared_lock lock(weights_mutex_);
   const Clock::time_point start = Clock::now();
-  MUKE_ASSIGN_OR_RETURN(GenerateResult result, CatchTorch("generate", [&]() -> absl::StatusOr<GenerateResult> {
+  MUKE_ASSIGN_OR_RETURN(GenerateResult result, CatchExceptions("generate", [&]() -> absl::StatusOr<GenerateResult> {
     return muke::Generate(*model_, prompt_ids, options);
   }));
   const Clock::time_point end = Clock::now();

@@ -2,7 +2,6 @@
 //                          [--dtype T] [--threads N]
 // Prints prefill and batch-1 decode throughput, with and without the KV cache (median of the repeats).
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <iostream>
 #include <random>
@@ -13,26 +12,12 @@
 
 #include "client/tool/commands.h"
 #include "client/tool/model_flags.h"
+#include "client/tool/timing.h"
 #include "core/model/generate.h"
 #include "core/util/status.h"
 
 namespace muke {
 namespace {
-
-// Median wall time in seconds of `repeats` runs of `fn` (after one warm-up run).
-template <typename Fn>
-absl::StatusOr<double> MedianSeconds(int64_t repeats, Fn fn) {
-  MUKE_RETURN_IF_ERROR(fn());
-  std::vector<double> times;
-  for (int64_t r = 0; r < repeats; ++r) {
-    const auto start = std::chrono::steady_clock::now();
-    MUKE_RETURN_IF_ERROR(fn());
-    if (torch::cuda::is_available()) torch::cuda::synchronize();
-    times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-  }
-  std::sort(times.begin(), times.end());
-  return times[times.size() / 2];
-}
 
 absl::Status Bench(const Args& args) {
   MUKE_ASSIGN_OR_RETURN(auto model, LoadModelFromFlags(args));
@@ -53,11 +38,13 @@ absl::Status Bench(const Args& args) {
     ForwardInput in;
     in.tokens = torch::tensor(prompt, torch::kInt64).unsqueeze(0);
     in.last_logits_only = true;
-    return model->Forward(in).status();
+    absl::Status status = model->Forward(in).status();
+    if (torch::cuda::is_available()) torch::cuda::synchronize();
+    return status;
   }));
   auto decode = [&](bool use_cache) {
     return MedianSeconds(repeats, [&]() -> absl::Status {
-      GenerateOptions options;
+      GenerateOptions options;  // sampling copies logits to the host each step, which synchronises CUDA
       options.max_new_tokens = new_tokens;
       options.use_cache = use_cache;
       return Generate(*model, prompt, options).status();

@@ -1,7 +1,5 @@
 // muke-tool bench tokenize --model DIR --file TEXT_FILE [--repeats N]
 // Prints encode and decode throughput (MB/s of text, tokens/s), median of the repeats, one thread.
-#include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -9,23 +7,12 @@
 
 #include "client/tool/args.h"
 #include "client/tool/commands.h"
+#include "client/tool/timing.h"
 #include "core/tokenizer/tokenizer.h"
 #include "core/util/status.h"
 
 namespace muke {
 namespace {
-
-template <typename Fn>
-double MedianSeconds(int64_t repeats, Fn fn) {
-  std::vector<double> times;
-  for (int64_t r = 0; r < repeats; ++r) {
-    const auto start = std::chrono::steady_clock::now();
-    fn();
-    times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-  }
-  std::sort(times.begin(), times.end());
-  return times[times.size() / 2];
-}
 
 absl::Status Bench(const Args& args) {
   if (!args.Has("model") || !args.Has("file")) return absl::InvalidArgumentError("--model DIR and --file FILE are required");
@@ -38,14 +25,12 @@ absl::Status Bench(const Args& args) {
   const std::string text = buffer.str();
   MUKE_ASSIGN_OR_RETURN(auto tokenizer, LoadTokenizer(args.Get("model")));
 
-  // Cold run first (fills the word cache as the reference's does), then timed runs.
+  // The warm-up run fills the word cache, as the reference's timing does.
   MUKE_ASSIGN_OR_RETURN(std::vector<int64_t> ids, tokenizer->Encode(text, false));
-  absl::Status status;
-  const double encode = MedianSeconds(repeats, [&] { status.Update(tokenizer->Encode(text, false).status()); });
-  const double decode = MedianSeconds(repeats, [&] { status.Update(tokenizer->Decode(ids, false).status()); });
-  MUKE_RETURN_IF_ERROR(status);
+  MUKE_ASSIGN_OR_RETURN(double encode, MedianSeconds(repeats, [&] { return tokenizer->Encode(text, false).status(); }));
+  MUKE_ASSIGN_OR_RETURN(double decode, MedianSeconds(repeats, [&] { return tokenizer->Decode(ids, false).status(); }));
   const double mb = text.size() / 1e6;
-  std::printf("file %s: %.2f MB, %zu tokens; tokenizer %s; median of %lld runs, 1 thread\n", args.Get("file").c_str(),
+  std::printf("file %s: %.2f MB, %zu tokens; tokenizer %s; median of %lld runs after a warm-up, 1 thread\n", args.Get("file").c_str(),
               mb, ids.size(), args.Get("model").c_str(), (long long)repeats);
   std::printf("| %-8s | %10s | %8s | %14s |\n", "phase", "seconds", "MB/s", "tokens/s");
   std::printf("|----------|------------|----------|----------------|\n");

@@ -17,7 +17,7 @@ absl::StatusOr<std::unique_ptr<Model>> LoadModelFromFlags(const Args& args) {
 
   ModelLoadOptions options;
   const std::string device = args.Get("device", "cpu");
-  MUKE_ASSIGN_OR_RETURN(options.device, CatchTorch("--device", [&]() -> absl::StatusOr<torch::Device> {
+  MUKE_ASSIGN_OR_RETURN(options.device, CatchExceptions("--device", [&]() -> absl::StatusOr<torch::Device> {
     return torch::Device(device);
   }));
   if (options.device.is_cuda() && !torch::cuda::is_available()) {

@@ -88,7 +88,7 @@ absl::Status ImportLlama2c(const std::string& checkpoint_path, const std::string
   config.bos_token_id = tokenizer->bos_id();
   config.eos_token_ids = tokenizer->eos_ids();
 
-  return CatchTorch("import-llama2c", [&]() -> absl::Status {
+  return CatchExceptions("import-llama2c", [&]() -> absl::Status {
     size_t offset = 0;
     auto take = [&](std::vector<int64_t> shape) {
       torch::Tensor t = torch::from_blob(data.data() + offset, shape, torch::kFloat32).clone();

@@ -113,7 +113,7 @@ absl::Status Model::SetParameter(const std::string& name, const torch::Tensor& v
                                                      value.defined() ? absl::StrJoin(value.sizes(), ", ") : "",
                                                      "], expected [", absl::StrJoin(ptr->sizes(), ", "), "]"));
     }
-    return CatchTorch("SetParameter " + name, [&]() -> absl::Status {
+    return CatchExceptions("SetParameter " + name, [&]() -> absl::Status {
       const bool is_embedding = ptr == &embed_tokens_;
       *ptr = value.detach().to(device_, dtype_).contiguous();
       if (is_embedding && config_.tie_word_embeddings) lm_head_ = embed_tokens_;
@@ -152,7 +152,7 @@ absl::StatusOr<std::unique_ptr<Model>> Model::FromTensors(const ModelConfig& con
     return {D, I};  // down_proj
   };
 
-  MUKE_RETURN_IF_ERROR(CatchTorch(source, [&]() -> absl::Status {
+  MUKE_RETURN_IF_ERROR(CatchExceptions(source, [&]() -> absl::Status {
     for (auto& [name, ptr] : m->MutableParameters()) {
       auto it = tensors.find(name);
       if (it == tensors.end()) {
@@ -194,7 +194,7 @@ absl::Status Model::Save(const std::string& dir, torch::ScalarType dtype, uint64
     out << ModelConfigToJson(config).dump(2) << "\n";
     if (!out) return absl::InternalError(absl::StrCat(dir, "/config.json: write failed"));
   }
-  MUKE_ASSIGN_OR_RETURN(TensorMap converted, CatchTorch("Save", [&]() -> absl::StatusOr<TensorMap> {
+  MUKE_ASSIGN_OR_RETURN(TensorMap converted, CatchExceptions("Save", [&]() -> absl::StatusOr<TensorMap> {
     TensorMap m;
     for (auto& [name, t] : NamedParameters()) m[name] = t.to(torch::kCPU, dtype);
     return m;
@@ -255,7 +255,7 @@ absl::StatusOr<ForwardOutput> Model::Forward(const ForwardInput& in) const {
     return absl::InvalidArgumentError(
         absl::StrCat("forward: layer range [", in.first_layer, ", ", end, ") is outside [0, ", L, "]"));
   }
-  return CatchTorch("forward", [&]() -> absl::StatusOr<ForwardOutput> {
+  return CatchExceptions("forward", [&]() -> absl::StatusOr<ForwardOutput> {
     torch::Tensor x;
     if (in.first_layer == 0) {
       if (!in.tokens.defined() || in.tokens.dim() != 2 || in.tokens.size(1) == 0) {

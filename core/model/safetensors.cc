@@ -244,7 +244,7 @@ absl::StatusOr<torch::Tensor> LoadTensor(const std::string& path, const TensorIn
   if (info.dtype == torch::kBool && std::any_of(bytes, bytes + nbytes, [](uint8_t byte) { return byte > 1; })) {
     return absl::InvalidArgumentError(Where(path, info.name) + ": BOOL data holds a byte other than 0 or 1");
   }
-  return CatchTorch(Where(path, info.name), [&]() -> absl::StatusOr<torch::Tensor> {
+  return CatchExceptions(Where(path, info.name), [&]() -> absl::StatusOr<torch::Tensor> {
     torch::Tensor tensor = torch::empty(info.shape, torch::TensorOptions().dtype(info.dtype));
     if (nbytes > 0) std::memcpy(tensor.data_ptr(), bytes, nbytes);
     const bool convert = options.dtype.has_value() && torch::isFloatingType(info.dtype);
@@ -419,7 +419,7 @@ absl::Status WriteSafetensors(const std::string& path, const TensorMap& tensors,
     if (name == kMetadataKey) return absl::InvalidArgumentError(Where(path, name) + ": the name is reserved");
     const std::optional<std::string> dtype = tensor.defined() ? DtypeToName(tensor.scalar_type()) : std::nullopt;
     if (!dtype) return absl::InvalidArgumentError(Where(path, name) + ": undefined tensor or unsupported dtype");
-    MUKE_ASSIGN_OR_RETURN(torch::Tensor cpu, CatchTorch(Where(path, name), [&]() -> absl::StatusOr<torch::Tensor> {
+    MUKE_ASSIGN_OR_RETURN(torch::Tensor cpu, CatchExceptions(Where(path, name), [&]() -> absl::StatusOr<torch::Tensor> {
                             return tensor.to(torch::kCPU).contiguous();
                           }));
     const uint64_t nbytes = cpu.nbytes();

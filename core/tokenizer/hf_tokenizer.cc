@@ -15,7 +15,7 @@ absl::StatusOr<std::unique_ptr<HfTokenizer>> HfTokenizer::Load(const std::string
   if (j.is_discarded() || !j.is_object()) return absl::InvalidArgumentError(absl::StrCat(path, ": not a JSON object"));
 
   // nlohmann's typed accessors throw on unexpected types; any such surprise becomes an error naming the file.
-  absl::StatusOr<std::unique_ptr<HfTokenizer>> result = CatchTorch(path, [&]() -> absl::StatusOr<std::unique_ptr<HfTokenizer>> {
+  absl::StatusOr<std::unique_ptr<HfTokenizer>> result = CatchExceptions(path, [&]() -> absl::StatusOr<std::unique_ptr<HfTokenizer>> {
     std::unique_ptr<HfTokenizer> t(new HfTokenizer());
     MUKE_ASSIGN_OR_RETURN(t->model_, BpeModel::FromJson(j.value("model", nlohmann::json())));
     MUKE_ASSIGN_OR_RETURN(t->added_, AddedVocabulary::FromJson(j.value("added_tokens", nlohmann::json())));

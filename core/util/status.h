@@ -27,10 +27,10 @@
 
 namespace muke {
 
-// Runs `fn` and turns any exception (libtorch raises c10::Error) into an INTERNAL status prefixed by `what`.
-// Used at module boundaries so that no exception escapes core.
+// Runs `fn` and turns any exception (libtorch's c10::Error, nlohmann-json's type errors) into an INTERNAL
+// status prefixed by `what`. Used at module boundaries so that no exception escapes core.
 template <typename Fn>
-auto CatchTorch(const std::string& what, Fn&& fn) -> decltype(fn()) {
+auto CatchExceptions(const std::string& what, Fn&& fn) -> decltype(fn()) {
   try {
     return fn();
   } catch (const std::exception& e) {
