@@ -2,7 +2,9 @@
 // 10,000 random byte strings and 10,000 random Unicode strings each. Encode never crashes (invalid UTF-8
 // is an INVALID_ARGUMENT error), and for valid UTF-8 decode(encode(s)) == s — exactly for Llama-3 (no
 // normalizer), and == NFC(s) for Qwen (its tokenizer.json normalizes to NFC).
+#include <atomic>
 #include <random>
+#include <thread>
 
 #include <gtest/gtest.h>
 
@@ -61,6 +63,29 @@ TEST_P(TokenizerFuzz, NeverCrashesAndRoundTripsValidUtf8) {
   }
   EXPECT_GT(invalid, 5000);
   EXPECT_GT(round_trips, 10000);
+}
+
+// One tokenizer shared by several threads (the server's situation) gives the same ids as serial encoding.
+TEST_P(TokenizerFuzz, ConcurrentEncodingMatchesSerial) {
+  auto tokenizer = LoadTokenizer(std::string(MUKE_PEER_OUT) + "/" + GetParam());
+  ASSERT_TRUE(tokenizer.ok()) << tokenizer.status();
+  std::mt19937 rng(3);
+  std::vector<std::string> texts(2000);
+  for (std::string& t : texts) t = RandomUnicode(rng) + " the same words again and again " + RandomUnicode(rng);
+  std::vector<std::vector<int64_t>> serial;
+  for (const std::string& t : texts) serial.push_back(*(*tokenizer)->Encode(t, true));
+  std::atomic<int> mismatches{0};
+  std::vector<std::thread> threads;
+  for (int k = 0; k < 4; ++k) {
+    threads.emplace_back([&, k] {
+      for (size_t i = k; i < texts.size() * 2; i += 3) {
+        auto ids = (*tokenizer)->Encode(texts[i % texts.size()], true);
+        if (!ids.ok() || *ids != serial[i % texts.size()]) ++mismatches;
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(mismatches.load(), 0);
 }
 
 INSTANTIATE_TEST_SUITE_P(Packages, TokenizerFuzz, ::testing::Values("llama3", "qwen3"));
