@@ -11,12 +11,12 @@ absl::StatusOr<Args> Args::Parse(int argc, char** argv, int first, const std::se
   bool only_positional = false;
   for (int i = first; i < argc; ++i) {
     std::string a = argv[i];
-    if (only_positional || a.size() < 3 || a.rfind("--", 0) != 0) {
-      args.positional_.push_back(a);
+    if (!only_positional && a == "--") {
+      only_positional = true;
       continue;
     }
-    if (a == "--") {
-      only_positional = true;
+    if (only_positional || a.size() < 3 || a.rfind("--", 0) != 0) {
+      args.positional_.push_back(a);
       continue;
     }
     std::string name = a.substr(2), value;

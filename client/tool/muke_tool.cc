@@ -11,7 +11,7 @@ void Usage() {
                "  import-llama2c <checkpoint.bin> <tokenizer.model> <out_dir>\n"
                "  generate --model DIR --prompt TEXT [--max-new-tokens N] [--temperature T] [--top-p P]\n"
                "           [--seed S] [--json] [--device cpu|cuda] [--dtype float32|bfloat16|float16]\n"
-               "  tokenize --model DIR [--no-special] [--json] [--] TEXT\n"
+               "  tokenize --model DIR [--chat] [--no-special] [--json] [--] TEXT\n"
                "  bench generate --model DIR [--prompt-tokens N] [--new-tokens N] [--repeats N] [--threads N]\n"
                "  bench tokenize --model DIR --file TEXT_FILE [--repeats N]\n";
 }

@@ -1,5 +1,7 @@
 // muke-tool tokenize --model DIR [--chat] [--no-special] [--json] [--] TEXT
-// Prints the ids and pieces of TEXT (DIR may hold only tokenizer files).
+// Prints the ids and pieces of TEXT (DIR may hold only tokenizer files). --chat wraps TEXT as one user message
+// in the model's chat template with the generation prompt, and encodes the result as transformers'
+// apply_chat_template does (the template writes the special tokens itself).
 #include <iostream>
 
 #include <nlohmann/json.hpp>
@@ -7,6 +9,7 @@
 #include "absl/strings/str_join.h"
 #include "client/tool/args.h"
 #include "client/tool/commands.h"
+#include "core/tokenizer/chat_format.h"
 #include "core/tokenizer/tokenizer.h"
 #include "core/util/status.h"
 
@@ -18,7 +21,13 @@ absl::Status Tokenize(const Args& args) {
   if (args.positional().size() != 1) return absl::InvalidArgumentError("give exactly one TEXT (after -- if it starts with -)");
   MUKE_ASSIGN_OR_RETURN(auto tokenizer, LoadTokenizer(args.Get("model")));
   std::string text = args.positional()[0];
-  MUKE_ASSIGN_OR_RETURN(std::vector<int64_t> ids, tokenizer->Encode(text, !args.Has("no-special")));
+  bool add_special = !args.Has("no-special");
+  if (args.Has("chat")) {
+    MUKE_ASSIGN_OR_RETURN(ChatFormat chat, ChatFormat::Load(args.Get("model")));
+    MUKE_ASSIGN_OR_RETURN(text, chat.Render({{"user", text}}, /*add_generation_prompt=*/true));
+    add_special = false;
+  }
+  MUKE_ASSIGN_OR_RETURN(std::vector<int64_t> ids, tokenizer->Encode(text, add_special));
   std::vector<std::string> pieces;
   for (int64_t id : ids) {
     MUKE_ASSIGN_OR_RETURN(std::string piece, tokenizer->IdToPiece(id));
@@ -40,7 +49,7 @@ absl::Status Tokenize(const Args& args) {
 }  // namespace
 
 int RunTokenize(int argc, char** argv, int first) {
-  auto args = Args::Parse(argc, argv, first, {"model"}, {"no-special", "json"});
+  auto args = Args::Parse(argc, argv, first, {"model"}, {"chat", "no-special", "json"});
   absl::Status status = args.ok() ? Tokenize(*args) : args.status();
   if (!status.ok()) {
     std::cerr << "tokenize: " << status.message() << "\n";

@@ -1,5 +1,7 @@
 #include "core/tokenizer/chat_template.h"
 
+#include <nlohmann/json.hpp>
+
 #include "core/tokenizer/jinja/lexer.h"
 #include "core/tokenizer/jinja/parser.h"
 #include "core/util/status.h"

@@ -6,11 +6,13 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
+
+#include <nlohmann/json_fwd.hpp>
 
 #include "absl/status/statusor.h"
 #include "core/tokenizer/jinja/interpreter.h"
-#include "nlohmann/json.hpp"
 
 namespace muke {
 

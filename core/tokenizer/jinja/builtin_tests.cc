@@ -1,7 +1,5 @@
 #include "core/tokenizer/jinja/builtin_tests.h"
 
-#include <array>
-
 #include "absl/strings/str_cat.h"
 #include "core/tokenizer/jinja/builtin_filters.h"
 #include "core/tokenizer/jinja/py_string.h"
@@ -10,7 +8,7 @@
 namespace muke::jinja {
 namespace {
 
-constexpr std::array<std::string_view, 32> kTests = {
+constexpr std::string_view kTests[] = {
     "defined", "undefined", "none",    "boolean",     "true",     "false",    "integer",     "float",
     "number",  "string",    "mapping", "iterable",    "sequence", "callable", "sameas",      "eq",
     "equalto", "ne",        "lt",      "lessthan",    "le",       "gt",       "greaterthan", "ge",

@@ -103,7 +103,7 @@ std::vector<int64_t> SliceIndices(const Value& start, const Value& stop, int64_t
   std::vector<int64_t> indices;
   for (int64_t i = first; step > 0 ? i < last : i > last;) {
     indices.push_back(i);
-    if (step > 0 ? last - i <= step : i - last <= -step) break;
+    if (step > 0 ? last - i <= step : last - i >= step) break;  // the next index would be past `last`
     i += step;
   }
   return indices;
@@ -179,9 +179,10 @@ class Interpreter {
       return absl::InvalidArgumentError("range() takes 1 to 3 positional integer arguments");
     }
     for (const Value& arg : args.positional) {
-      if (!IsIntegral(arg))
+      if (!IsIntegral(arg)) {
         return absl::InvalidArgumentError(
             absl::StrCat("range() arguments must be integers, got '", TypeName(arg), "'"));
+      }
     }
     const bool one = args.positional.size() == 1;
     const int64_t start = one ? 0 : IntegralOf(args.positional[0]);
@@ -430,8 +431,9 @@ class Interpreter {
       }
     }
     std::vector<Value> extra_positional;
-    for (size_t i = macro.params.size(); i < args.positional.size(); ++i)
+    for (size_t i = macro.params.size(); i < args.positional.size(); ++i) {
       extra_positional.push_back(args.positional[i]);
+    }
     local.Set("varargs", Value::MakeList(std::move(extra_positional), /*is_tuple=*/true));
     local.Set("kwargs", Value::MakeDict(std::move(extra_keywords)));
     absl::StatusOr<Value> result = [&]() -> absl::StatusOr<Value> {
@@ -638,8 +640,9 @@ class Interpreter {
   absl::StatusOr<Value> EvalSign(const Expr& e, const Value& operand) const {
     const bool negate = e.kind == Expr::Kind::kNegate;
     if (operand.is_undefined()) return ErrorAt(e.pos, operand.undefined_hint());
-    if (operand.kind() == Value::Kind::kFloat)
+    if (operand.kind() == Value::Kind::kFloat) {
       return Value::Float(negate ? -operand.float_value() : operand.float_value());
+    }
     if (!IsIntegral(operand)) {
       return ErrorAt(e.pos,
                      absl::StrCat("bad operand type for unary ", negate ? "-" : "+", ": '", TypeName(operand), "'"));

@@ -4,7 +4,6 @@
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
 #include "core/tokenizer/jinja/py_string.h"
 
 namespace muke::jinja {
@@ -39,9 +38,10 @@ void AppendQuoted(std::string_view text, bool ensure_ascii, std::string* out) {
         if (c < 0x20 || (ensure_ascii && c > 0x7E)) {
           if (c > 0xFFFF) {
             const char32_t v = c - 0x10000;
-            absl::StrAppendFormat(out, "\\u%04x\\u%04x", 0xD800 + (v >> 10), 0xDC00 + (v & 0x3FF));
+            py::AppendHexEscape('u', 0xD800 + (v >> 10), 4, out);
+            py::AppendHexEscape('u', 0xDC00 + (v & 0x3FF), 4, out);
           } else {
-            absl::StrAppendFormat(out, "\\u%04x", static_cast<unsigned>(c));
+            py::AppendHexEscape('u', c, 4, out);
           }
         } else {
           py::AppendCodePoint(c, out);

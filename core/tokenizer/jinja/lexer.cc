@@ -103,7 +103,7 @@ class Lexer {
     if (lead < 0x80) return py::IsSpace(lead) ? 1 : 0;
     const size_t len = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : 2;
     const std::u32string decoded = py::Decode(std::string_view(src_).substr(offset, len));
-    return !decoded.empty() && decoded.size() == 1 && py::IsSpace(decoded[0]) ? len : 0;
+    return decoded.size() == 1 && py::IsSpace(decoded[0]) ? len : 0;
   }
 
   size_t SkipSpace(size_t offset) const {
@@ -115,7 +115,7 @@ class Lexer {
     return offset;
   }
 
-  // lstrip_blocks: drop spaces and tabs between the start of the line and a block or comment tag.
+  // lstrip_blocks: drop the whitespace between the start of the line and a block or comment tag.
   void LStripBlock(std::string* text) const {
     const size_t newline = text->rfind('\n');
     const size_t line_begin = newline == std::string::npos ? 0 : newline + 1;

@@ -1,7 +1,7 @@
 #include "core/tokenizer/jinja/methods.h"
 
 #include <algorithm>
-#include <array>
+#include <iterator>
 
 #include "absl/strings/str_cat.h"
 #include "core/tokenizer/jinja/py_string.h"
@@ -10,15 +10,15 @@
 namespace muke::jinja {
 namespace {
 
-constexpr std::array<std::string_view, 17> kStringMethods = {
-    "strip", "lstrip", "rstrip",     "split",   "rsplit", "splitlines", "startswith", "endswith", "upper",
-    "lower", "title",  "capitalize", "replace", "find",   "count",      "join",       "format"};
-constexpr std::array<std::string_view, 4> kDictMethods = {"get", "items", "keys", "values"};
-constexpr std::array<std::string_view, 2> kListMethods = {"index", "count"};
+constexpr std::string_view kStringMethods[] = {"strip",      "lstrip",   "rstrip", "split", "rsplit", "splitlines",
+                                               "startswith", "endswith", "upper",  "lower", "title",  "capitalize",
+                                               "replace",    "find",     "count",  "join",  "format"};
+constexpr std::string_view kDictMethods[] = {"get", "items", "keys", "values"};
+constexpr std::string_view kListMethods[] = {"index", "count"};
 
 template <size_t N>
-bool IsOneOf(const std::array<std::string_view, N>& names, std::string_view name) {
-  return std::find(names.begin(), names.end(), name) != names.end();
+bool IsOneOf(const std::string_view (&names)[N], std::string_view name) {
+  return std::find(std::begin(names), std::end(names), name) != std::end(names);
 }
 
 absl::Status TypeError(std::string_view method, std::string_view expected, const Value& got) {

@@ -3,8 +3,6 @@
 #include <locale.h>
 #include <wctype.h>
 
-#include "absl/strings/str_format.h"
-
 namespace muke::jinja::py {
 namespace {
 
@@ -292,6 +290,13 @@ std::string Capitalize(std::string_view s) {
   return Encode(text);
 }
 
+void AppendHexEscape(char letter, uint32_t value, int digits, std::string* out) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out->push_back('\\');
+  out->push_back(letter);
+  for (int shift = 4 * (digits - 1); shift >= 0; shift -= 4) out->push_back(kHex[(value >> shift) & 0xF]);
+}
+
 std::string Repr(std::string_view s) {
   const std::u32string text = Decode(s);
   const bool has_single = text.find(U'\'') != std::u32string::npos;
@@ -309,15 +314,15 @@ std::string Repr(std::string_view s) {
     } else if (c == '\t') {
       out += "\\t";
     } else if (c >= kEscapeBase + 0x80 && c <= kEscapeBase + 0xFF) {
-      out += absl::StrFormat("\\udc%02x", static_cast<unsigned>(c - kEscapeBase));
+      AppendHexEscape('u', c, 4, &out);
     } else if (IsPrintable(c)) {
       AppendCodePoint(c, &out);
     } else if (c <= 0xFF) {
-      out += absl::StrFormat("\\x%02x", static_cast<unsigned>(c));
+      AppendHexEscape('x', c, 2, &out);
     } else if (c <= 0xFFFF) {
-      out += absl::StrFormat("\\u%04x", static_cast<unsigned>(c));
+      AppendHexEscape('u', c, 4, &out);
     } else {
-      out += absl::StrFormat("\\U%08x", static_cast<unsigned>(c));
+      AppendHexEscape('U', c, 8, &out);
     }
   }
   out.push_back(quote);

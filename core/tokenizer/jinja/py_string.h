@@ -39,6 +39,9 @@ std::string Lower(std::string_view s);
 std::string Title(std::string_view s);
 std::string Capitalize(std::string_view s);
 
+// Appends a backslash, `letter` and `value` as `digits` lowercase hex digits: \x0a, \u00e9, \U0001f600.
+void AppendHexEscape(char letter, uint32_t value, int digits, std::string* out);
+
 // repr(s): quoted and escaped the way CPython prints a str inside a list or dict.
 std::string Repr(std::string_view s);
 

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <limits>
+#include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -295,7 +296,7 @@ std::string FormatFloat(double value) {
   }
   out.push_back(digits[0]);
   if (digits.size() > 1) absl::StrAppend(&out, ".", digits.substr(1));
-  char exponent_text[8];
+  char exponent_text[16];
   std::snprintf(exponent_text, sizeof(exponent_text), "e%c%02d", exponent < 0 ? '-' : '+', std::abs(exponent));
   out += exponent_text;
   return out;
