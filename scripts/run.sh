@@ -25,10 +25,18 @@ if [[ " $* " != *" --model "* && " $* " != *" --model="* ]]; then
   args=(--model "$model" "${args[@]}")
 fi
 
+# The client's --server must match a non-default --listen.
+server=""
+for ((i = 0; i < ${#args[@]}; i++)); do
+  case "${args[i]}" in
+    --listen) server=" --server ${args[i + 1]:-}" ;;
+    --listen=*) server=" --server ${args[i]#--listen=}" ;;
+  esac
+done
 cat <<MSG
 Starting muke-server. In another terminal, try:
-  $BUILD_DIR/bin/muke info
-  $BUILD_DIR/bin/muke generate --prompt "Once upon a time" --stream
-  $BUILD_DIR/bin/muke health
+  $BUILD_DIR/bin/muke$server info
+  $BUILD_DIR/bin/muke$server generate --prompt "Once upon a time" --stream
+  $BUILD_DIR/bin/muke$server health
 MSG
 exec "$BUILD_DIR/bin/muke-server" "${args[@]}"
