@@ -3,6 +3,8 @@
 #include <locale.h>
 #include <wctype.h>
 
+#include "core/tokenizer/unicode.h"
+
 namespace muke::jinja::py {
 namespace {
 
@@ -95,20 +97,8 @@ std::u32string Decode(std::string_view utf8) {
 void AppendCodePoint(char32_t c, std::string* out) {
   if (c >= kEscapeBase + 0x80 && c <= kEscapeBase + 0xFF) {
     out->push_back(static_cast<char>(c - kEscapeBase));
-  } else if (c < 0x80) {
-    out->push_back(static_cast<char>(c));
-  } else if (c < 0x800) {
-    out->push_back(static_cast<char>(0xC0 | (c >> 6)));
-    out->push_back(static_cast<char>(0x80 | (c & 0x3F)));
-  } else if (c < 0x10000) {
-    out->push_back(static_cast<char>(0xE0 | (c >> 12)));
-    out->push_back(static_cast<char>(0x80 | ((c >> 6) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | (c & 0x3F)));
   } else {
-    out->push_back(static_cast<char>(0xF0 | (c >> 18)));
-    out->push_back(static_cast<char>(0x80 | ((c >> 12) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | ((c >> 6) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | (c & 0x3F)));
+    AppendUtf8(c, out);
   }
 }
 
