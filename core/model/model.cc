@@ -249,6 +249,26 @@ torch::Tensor Model::Block(int l, torch::Tensor x, const torch::Tensor& cos, con
 }
 
 absl::StatusOr<ForwardOutput> Model::Forward(const ForwardInput& in) const {
+  if (!in.weight_overrides || in.weight_overrides->empty()) return ForwardWithOwnWeights(in);
+  // A shallow copy shares every tensor; only the overridden handles are replaced.
+  Model view = *this;
+  for (const auto& [name, value] : *in.weight_overrides) {
+    auto current = view.Parameter(name);
+    if (!current.ok()) return current.status();
+    if (!value.defined() || value.sizes() != current->sizes() || value.scalar_type() != dtype_ ||
+        value.device() != device_) {
+      return absl::InvalidArgumentError(absl::StrCat("forward: override '", name,
+                                                     "' must match the parameter's shape, dtype and device"));
+    }
+    for (auto& [n, ptr] : view.MutableParameters()) {
+      if (n == name) *ptr = value;
+    }
+    if (name == "model.embed_tokens.weight" && config_.tie_word_embeddings) view.lm_head_ = value;
+  }
+  return view.ForwardWithOwnWeights(in);
+}
+
+absl::StatusOr<ForwardOutput> Model::ForwardWithOwnWeights(const ForwardInput& in) const {
   const int L = num_layers();
   const int end = in.end_layer < 0 ? L : in.end_layer;
   if (in.first_layer < 0 || in.first_layer > end || end > L) {

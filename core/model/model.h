@@ -44,6 +44,9 @@ struct ForwardInput {
   bool append_to_cache = true;
   std::vector<BlockShift> shifts;  // a shift at layer first_layer-1 is added to `hidden`
   const CaptureSpec* capture = nullptr;
+  // Parameters (by Hugging Face name) to use instead of the model's own for this pass only: how the editor
+  // evaluates new weights computed on copies without touching the served model.
+  const TensorMap* weight_overrides = nullptr;
   bool compute_logits = true;
   bool last_logits_only = false;  // logits for the last position only (generation)
 };
@@ -83,6 +86,7 @@ class Model {
 
  private:
   Model() = default;
+  absl::StatusOr<ForwardOutput> ForwardWithOwnWeights(const ForwardInput& input) const;
   std::vector<std::pair<std::string, torch::Tensor*>> MutableParameters();
   torch::Tensor Block(int layer, torch::Tensor x, const torch::Tensor& cos, const torch::Tensor& sin,
                       const torch::Tensor& bias, KVCache* cache, bool append, const CaptureSpec* capture,
