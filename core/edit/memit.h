@@ -1,4 +1,4 @@
-// MEMIT's closed-form update of the MLP down-projections of a layer range ending at the hook layer
+// MEMIT's (or AlphaEdit's) closed-form update of the MLP down-projections of a layer range ending at the hook layer
 // (ALGORITHM.md §4), for a batch of edit sequences of different lengths (left-padded; positions are
 // per sequence, so padding never shifts them). Computed on copies: the model is not modified.
 #pragma once
@@ -26,6 +26,10 @@ struct MemitOptions {
   int hook_layer = 0;
   double lambda = 15000.0;  // weight of the preservation term λ·C
   bool float64_solve = true;
+  // AlphaEdit when non-empty: the null-space projection P of each edited layer (see NullSpaceProjection); the
+  // update is then confined to directions the preserved keys do not use, with ridge term `alphaedit_l2`.
+  std::map<int, torch::Tensor> null_space;
+  double alphaedit_l2 = 10.0;
 };
 
 // New `model.layers.{l}.mlp.down_proj.weight` tensors for every edited layer, in the model's dtype and device.

@@ -29,10 +29,14 @@ std::string CorpusId(const StatisticsOptions& o) {
   return hex;
 }
 
-// Token sequences to average over: the corpus, tokenized and truncated, or the model's own samples (batched
-// temperature-1 sampling from BOS, each row stopping at its first EOS).
-absl::StatusOr<std::vector<std::vector<int64_t>>> Sequences(const Model& model, const Tokenizer& tokenizer,
-                                                            const StatisticsOptions& o) {
+}  // namespace
+
+absl::StatusOr<std::vector<std::vector<int64_t>>> PreservationSequences(const Model& model, const Tokenizer& tokenizer,
+                                                                        const StatisticsOptions& o) {
+  if (o.num_samples < 1 || o.batch_size < 1 || o.sample_tokens < 2) {
+    return absl::InvalidArgumentError("preservation sequences: need num_samples >= 1, batch_size >= 1, sample_tokens >= 2");
+  }
+  torch::NoGradGuard no_grad;
   std::vector<std::vector<int64_t>> out;
   if (!o.corpus.empty()) {
     for (const std::string& text : o.corpus) {
@@ -72,14 +76,42 @@ absl::StatusOr<std::vector<std::vector<int64_t>>> Sequences(const Model& model, 
   return out;
 }
 
+namespace {
+
 std::string CachePath(const StatisticsOptions& o, const std::string& fingerprint, int layer) {
   return absl::StrCat(o.cache_dir, "/mom2-", fingerprint, "-layer", layer, "-", CorpusId(o), ".safetensors");
 }
 
-}  // namespace
+std::string NullSpacePath(const StatisticsOptions& o, const std::string& fingerprint, int layer) {
+  return absl::StrCat(o.cache_dir, "/nullspace-", fingerprint, "-layer", layer, "-", CorpusId(o), "-t",
+                      o.null_space_threshold, ".safetensors");
+}
 
-absl::StatusOr<SecondMoments> ComputeSecondMoments(const Model& model, const Tokenizer& tokenizer,
-                                                   const std::vector<int>& layers, const StatisticsOptions& o) {
+// Loads or computes (and caches) P for every layer of `moments`.
+absl::Status AddNullSpaces(const Model& model, const StatisticsOptions& o, const std::string& fingerprint,
+                           SecondMoments& moments) {
+  for (const auto& [l, c] : moments.by_layer) {
+    const std::string path = o.cache_dir.empty() ? "" : NullSpacePath(o, fingerprint, l);
+    if (!path.empty() && std::filesystem::exists(path)) {
+      MUKE_ASSIGN_OR_RETURN(TensorMap tensors, ReadSafetensors(path, {model.device(), torch::kFloat32}));
+      if (!tensors.count("null_space")) return absl::DataLossError(absl::StrCat(path, ": not a projection file"));
+      moments.null_space[l] = tensors.at("null_space");
+      continue;
+    }
+    MUKE_ASSIGN_OR_RETURN(moments.null_space[l], NullSpaceProjection(c, o.null_space_threshold));
+    if (!path.empty()) {
+      MUKE_RETURN_IF_ERROR(WriteSafetensors(path, {{"null_space", moments.null_space[l]}},
+                                            {{"threshold", absl::StrCat(o.null_space_threshold)},
+                                             {"model_fingerprint", fingerprint},
+                                             {"layer", std::to_string(l)}}));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<SecondMoments> LoadOrComputeSecondMoments(const Model& model, const Tokenizer& tokenizer,
+                                                         const std::vector<int>& layers, const StatisticsOptions& o,
+                                                         const std::string& fingerprint) {
   for (int l : layers) {
     if (l < 0 || l >= model.num_layers()) {
       return absl::InvalidArgumentError(absl::StrCat("statistics: layer ", l, " outside [0, ", model.num_layers(), ")"));
@@ -91,11 +123,9 @@ absl::StatusOr<SecondMoments> ComputeSecondMoments(const Model& model, const Tok
                                                    "sample_tokens in [2, ", model.config().max_position_embeddings,
                                                    "]"));
   }
-  const std::string fingerprint = o.cache_dir.empty() ? "" : ModelFingerprint(model);
-
   // All layers cached: load them.
   if (!o.cache_dir.empty()) {
-    SecondMoments cached{{}, 0, true};
+    SecondMoments cached{{}, {}, 0, true};
     for (int l : layers) {
       const std::string path = CachePath(o, fingerprint, l);
       if (!std::filesystem::exists(path)) break;
@@ -115,7 +145,7 @@ absl::StatusOr<SecondMoments> ComputeSecondMoments(const Model& model, const Tok
   }
 
   torch::NoGradGuard no_grad;
-  MUKE_ASSIGN_OR_RETURN(auto sequences, Sequences(model, tokenizer, o));
+  MUKE_ASSIGN_OR_RETURN(auto sequences, PreservationSequences(model, tokenizer, o));
   const int64_t I = model.config().intermediate_size;
   SecondMoments result;
   std::map<int, torch::Tensor> sums;
@@ -157,6 +187,30 @@ absl::StatusOr<SecondMoments> ComputeSecondMoments(const Model& model, const Tok
     }
   }
   return result;
+}
+
+}  // namespace
+
+absl::StatusOr<torch::Tensor> NullSpaceProjection(const torch::Tensor& second_moment, double threshold) {
+  if (second_moment.dim() != 2 || second_moment.size(0) != second_moment.size(1)) {
+    return absl::InvalidArgumentError("null space: the second moment must be a square matrix");
+  }
+  return CatchExceptions("null space", [&]() -> absl::StatusOr<torch::Tensor> {
+    torch::NoGradGuard no_grad;
+    auto [eigenvalues, eigenvectors] = torch::linalg_eigh(second_moment.to(torch::kFloat64));
+    const torch::Tensor u0 = eigenvectors.index({torch::indexing::Slice(), eigenvalues < threshold});
+    return torch::matmul(u0, u0.t()).to(torch::kFloat32);
+  });
+}
+
+absl::StatusOr<SecondMoments> ComputeSecondMoments(const Model& model, const Tokenizer& tokenizer,
+                                                   const std::vector<int>& layers, const StatisticsOptions& o) {
+  const std::string fingerprint = o.cache_dir.empty() ? "" : ModelFingerprint(model);
+  MUKE_ASSIGN_OR_RETURN(SecondMoments moments, LoadOrComputeSecondMoments(model, tokenizer, layers, o, fingerprint));
+  if (o.null_space_threshold > 0) {
+    MUKE_RETURN_IF_ERROR(CatchExceptions("null space", [&] { return AddNullSpaces(model, o, fingerprint, moments); }));
+  }
+  return moments;
 }
 
 }  // namespace muke

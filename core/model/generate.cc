@@ -32,6 +32,7 @@ absl::StatusOr<GenerateResult> Generate(const Model& model, const std::vector<in
     in.tokens = torch::tensor(options.use_cache ? feed : sequence, torch::kInt64).unsqueeze(0);
     in.cache = options.use_cache ? &cache : nullptr;
     in.last_logits_only = true;
+    in.weight_overrides = options.weight_overrides;
     MUKE_ASSIGN_OR_RETURN(ForwardOutput out, model.Forward(in));
     const int64_t next = sampler.Next(out.logits[0][-1]);
     result.ids.push_back(next);

@@ -17,6 +17,7 @@ struct GenerateOptions {
   SamplingOptions sampling;
   std::vector<int64_t> stop_ids;  // generation ends after emitting any of these (usually the EOS ids)
   bool use_cache = true;          // false recomputes the whole sequence each step (reference / benchmark)
+  const TensorMap* weight_overrides = nullptr;  // generate with these parameters instead (see ForwardInput)
   // Called with each new id; returning false stops generation (finish_reason "cancelled").
   std::function<bool(int64_t)> on_token;
 };

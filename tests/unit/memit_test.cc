@@ -7,6 +7,7 @@
 #include <torch/utils.h>
 
 #include "core/edit/memit.h"
+#include "core/edit/statistics.h"
 #include "core/tokenizer/tokenizer.h"
 #include "tests/test_util.h"
 
@@ -94,6 +95,45 @@ TEST(MemitTest, SpreadOverLayersShrinksTheResidual) {
   const double before = (HookOutputs(**model, ids, {5})[0] - batch[0].targets[0]).norm().item<double>();
   const double after = (HookOutputs(**model, ids, {5}, &*update)[0] - batch[0].targets[0]).norm().item<double>();
   EXPECT_LT(after, 0.5 * before);
+}
+
+// AlphaEdit (ALGORITHM.md §4): with C's spectrum split into large and tiny eigenvalues, P projects onto the tiny
+// ones, and the update leaves the layer's output for any key in the preserved (large-eigenvalue) subspace
+// unchanged while still moving the edited positions.
+TEST(MemitTest, AlphaEditLeavesPreservedKeysUnchanged) {
+  MUKE_REQUIRE_SHARED();
+  auto model = Model::Load(testing::ImportedStories260K());
+  auto tokenizer = LoadTokenizer(testing::ImportedStories260K());
+  ASSERT_TRUE(model.ok() && tokenizer.ok());
+  torch::manual_seed(44);
+  const int64_t I = (*model)->config().intermediate_size;
+  const torch::Tensor U = std::get<0>(torch::linalg_qr(torch::randn({I, I}, torch::kFloat64)));
+  torch::Tensor spectrum = torch::full({I}, 1e-3, torch::kFloat64);
+  spectrum.slice(0, 0, I / 2).fill_(1.0);  // the preserved half
+  const torch::Tensor C = torch::matmul(U * spectrum, U.t()).to(torch::kFloat32);
+  auto P = NullSpaceProjection(C, 2e-2);
+  ASSERT_TRUE(P.ok()) << P.status();
+  EXPECT_LT(testing::MaxAbsDiff(torch::matmul(*P, *P), *P), 1e-5);  // a projection
+  EXPECT_NEAR(P->trace().item<double>(), I - I / 2, 1e-3);           // of rank = #small eigenvalues
+
+  const auto ids = *(*tokenizer)->Encode("One day, a little dog named Max went to the park", true);
+  std::vector<EditSequence> batch = {MakeEdit(**model, ids, {5, 8}, 0.3)};
+  MemitOptions o;
+  o.layers = {kHook};
+  o.hook_layer = kHook;
+  o.null_space = {{kHook, *P}};
+  auto update = MemitUpdate(**model, batch, {{kHook, C}}, o);
+  ASSERT_TRUE(update.ok()) << update.status();
+  const std::string name = "model.layers.3.mlp.down_proj.weight";
+  const torch::Tensor delta = (update->at(name) - *(*model)->Parameter(name)).to(torch::kFloat64);
+  const torch::Tensor preserved_keys = U.slice(1, 0, I / 2);  // columns with large eigenvalues
+  const double leak = torch::matmul(delta, preserved_keys).abs().max().item<double>();
+  const double moved = torch::matmul(delta, U.slice(1, I / 2)).abs().max().item<double>();
+  EXPECT_LT(leak, 1e-6 * std::max(1.0, moved)) << "moved " << moved;
+  EXPECT_GT(moved, 1e-4);
+  const double before = (HookOutputs(**model, ids, {5})[0] - batch[0].targets[0]).norm().item<double>();
+  const double after = (HookOutputs(**model, ids, {5}, &*update)[0] - batch[0].targets[0]).norm().item<double>();
+  EXPECT_LT(after, before);
 }
 
 TEST(MemitTest, RejectsInvalidRequests) {
