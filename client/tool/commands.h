@@ -9,6 +9,7 @@ int RunGenerate(int argc, char** argv, int first);
 int RunBenchGenerate(int argc, char** argv, int first);
 int RunTokenize(int argc, char** argv, int first);
 int RunBenchTokenize(int argc, char** argv, int first);
+int RunEval(int argc, char** argv, int first);
 
 constexpr int kExitFailure = 1;
 constexpr int kExitUsage = 2;

@@ -65,6 +65,24 @@ absl::Status ValidateTokens(const Model& model, const std::vector<EditTokens>& b
   return absl::OkStatus();
 }
 
+// The id that ends an answer: for chat models the first token the template writes after an assistant turn
+// (Llama-3 <|eot_id|>, Qwen2.5 <|im_end|>, Llama-2 </s>), else the model's first EOS id.
+std::optional<int64_t> AnswerEndId(const Tokenizer& tokenizer, const ChatFormat* chat) {
+  if (chat) {
+    const std::string marker = "MUKE-ANSWER-MARKER";
+    auto rendered = chat->Render({{"user", "Q"}, {"assistant", marker}}, false);
+    const size_t at = rendered.ok() ? rendered->find(marker) : std::string::npos;
+    if (at != std::string::npos) {
+      std::string suffix = rendered->substr(at + marker.size());
+      suffix.erase(0, std::min(suffix.size(), suffix.find_first_not_of(" \t\n")));
+      auto ids = tokenizer.Encode(suffix, false);
+      if (ids.ok() && !ids->empty()) return ids->front();
+    }
+  }
+  if (!tokenizer.eos_ids().empty()) return tokenizer.eos_ids().front();
+  return std::nullopt;
+}
+
 std::vector<int64_t> Concat(const EditTokens& e) {
   std::vector<int64_t> ids = e.prompt;
   ids.insert(ids.end(), e.target.begin(), e.target.end());
@@ -100,11 +118,13 @@ EditOptions DefaultEditOptions(const ModelConfig& config, UpdateKind update) {
     o.shift.steps = 50;
     o.layers = update == UpdateKind::kUnke ? std::vector<int>{n - 1} : Range(n - 2, n - 1);
     o.lambda = 1;
+    o.unke.learning_rate = 5e-3;
+    o.unke.steps = 200;
+    o.unke.preservation_weight = 3;
+    o.preservation_sequences = 60;
     // The keys of a 64-wide model span their space: C's smallest eigenvalues are ~0.01-0.03, so the reference's
     // absolute 2e-2 leaves AlphaEdit (almost) no null space to write into.
     o.null_space_threshold = 0.1;
-    o.unke.learning_rate = 5e-3;
-    o.unke.steps = 100;
     return o;
   }
   // Reference: an early-middle hook layer (8 of 32 for Llama-3-8B, 7 of 28 for Qwen2.5-7B), MEMIT on the five
@@ -120,7 +140,8 @@ EditOptions DefaultEditOptions(const ModelConfig& config, UpdateKind update) {
 }
 
 Editor::Editor(Model& model, const Tokenizer& tokenizer, const ChatFormat* chat, EditorConfig config)
-    : model_(model), tokenizer_(tokenizer), chat_(chat), config_(std::move(config)) {}
+    : model_(model), tokenizer_(tokenizer), chat_(chat), config_(std::move(config)),
+      answer_end_(AnswerEndId(tokenizer, chat)) {}
 
 absl::StatusOr<EditTokens> Editor::Tokenize(const EditRequest& request) const {
   if (request.prompt.empty()) return absl::InvalidArgumentError("prompt is empty");
@@ -129,12 +150,12 @@ absl::StatusOr<EditTokens> Editor::Tokenize(const EditRequest& request) const {
   if (chat_) {
     MUKE_ASSIGN_OR_RETURN(std::string rendered, chat_->Render({{"user", request.prompt}}, true));
     MUKE_ASSIGN_OR_RETURN(out.prompt, tokenizer_.Encode(rendered, false));
-    MUKE_ASSIGN_OR_RETURN(out.target, tokenizer_.Encode(request.target, false));
-    if (!tokenizer_.eos_ids().empty()) out.target.push_back(tokenizer_.eos_ids().front());
   } else {
     MUKE_ASSIGN_OR_RETURN(out.prompt, tokenizer_.Encode(request.prompt, true));
-    MUKE_ASSIGN_OR_RETURN(out.target, tokenizer_.Encode(request.target, false));
   }
+  // The answer ends with the end-of-turn (chat) or end-of-sequence id, so the edited model also learns to stop.
+  MUKE_ASSIGN_OR_RETURN(out.target, tokenizer_.Encode(request.target, false));
+  if (answer_end_) out.target.push_back(*answer_end_);
   if (out.prompt.empty() || out.target.empty()) return absl::InvalidArgumentError("prompt or target has no tokens");
   return out;
 }

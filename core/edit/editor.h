@@ -7,6 +7,7 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -37,7 +38,7 @@ struct EditRequest {
 // A request as the engine sees it: prompt and target tokenised once (ALGORITHM.md §2).
 struct EditTokens {
   std::vector<int64_t> prompt;
-  std::vector<int64_t> target;  // ends with the end-of-turn id for chat models
+  std::vector<int64_t> target;  // ends with the chat template's end-of-turn id, else the first EOS id
 };
 
 struct EditOptions {
@@ -120,6 +121,7 @@ class Editor {
   mutable std::map<int, torch::Tensor> second_moments_, null_spaces_;
   mutable double null_space_threshold_ = 0;
   mutable torch::Tensor preservation_;
+  std::optional<int64_t> answer_end_;  // appended to every target
 };
 
 }  // namespace muke

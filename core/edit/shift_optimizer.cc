@@ -64,6 +64,7 @@ class ShiftProblem {
   // h at position p of the hook layer's output, float32 [hidden].
   torch::Tensor Hidden(int64_t p) const { return hidden_[0][p].to(torch::kFloat32); }
   const Model& model() const { return model_; }
+  bool BlocksAbove() const { return o_.hook_layer + 1 < model_.num_layers(); }
 
   absl::StatusOr<Context> Prepare(int64_t start, int64_t end, std::vector<BlockShift> fixed) const {
     Context ctx{start, end, std::move(fixed), std::nullopt};
@@ -106,7 +107,6 @@ class ShiftProblem {
   }
 
  private:
-  bool BlocksAbove() const { return o_.hook_layer + 1 < model_.num_layers(); }
   torch::Tensor Tokens(int64_t length) const {
     return torch::tensor(std::vector<int64_t>(ids_.begin(), ids_.begin() + length), torch::kInt64).unsqueeze(0);
   }
@@ -162,11 +162,14 @@ absl::StatusOr<std::vector<double>> Affinities(const ShiftProblem& problem, cons
   std::vector<double> sums(n - w, 0.0);
   for (int state = 0; state < kAffinityStates; ++state) {
     MUKE_ASSIGN_OR_RETURN(torch::Tensor nll, problem.TokenNll(ctx, delta));
+    // Without blocks above L a shift only reaches its own position: later windows' gradients are exactly 0.
+    const int last = problem.BlocksAbove() ? n - 1 : w;
     std::vector<torch::Tensor> grads;
-    for (int m = w; m < n; ++m) {
+    for (int m = w; m <= last; ++m) {
       const torch::Tensor window_sum = nll.slice(0, layout.windows[m].begin - s_w, layout.windows[m].end - s_w).sum();
-      grads.push_back(torch::autograd::grad({window_sum}, {delta}, {}, /*retain_graph=*/m + 1 < n)[0]);
+      grads.push_back(torch::autograd::grad({window_sum}, {delta}, {}, /*retain_graph=*/m < last)[0]);
     }
+    grads.resize(n - w, torch::zeros_like(grads[0]));
     torch::Tensor figure = grads[0].clone();
     for (int j = w + 1; j < n; ++j) {
       figure += grads[j - w];

@@ -92,7 +92,7 @@ absl::StatusOr<TensorMap> TrainBlock(const Model& model, int layer, const Side& 
       for (size_t k = 0; k < names.size(); ++k) weights[names[k]] = masters[k].to(model.dtype());
       MUKE_ASSIGN_OR_RETURN(torch::Tensor edit_loss, BlockLoss(model, layer, edit, weights));
       MUKE_ASSIGN_OR_RETURN(torch::Tensor pres_loss, BlockLoss(model, layer, pres, weights));
-      loss = edit_loss + pres_loss;
+      loss = edit_loss + o.preservation_weight * pres_loss;
     }
     if (!std::isfinite(loss.item<double>())) {
       return absl::InternalError(absl::StrCat("unke: non-finite loss at layer ", layer, " step ", step));

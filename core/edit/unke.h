@@ -21,6 +21,7 @@ struct UnkeOptions {
   int steps = 50;
   double weight_decay = 0.01;  // none on the RMSNorm weights
   double eps = 1e-8;
+  double preservation_weight = 1.0;  // of the preservation MSE against the edit MSE (the reference: 1)
 };
 
 // New tensors for every parameter of each block in `layers` (names "model.layers.{l}.<...>" exactly as

@@ -56,7 +56,7 @@ absl::StatusOr<LocalityBaseline> RecordLocality(const Model& model, const std::v
 absl::StatusOr<LocalityScore> MeasureLocality(const Model& model, const LocalityBaseline& baseline,
                                               const TensorMap* weight_overrides) {
   return CatchExceptions("locality", [&]() -> absl::StatusOr<LocalityScore> {
-    int64_t same = 0, tokens = 0, positions = 0;
+    int64_t same = 0, agree = 0, tokens = 0, positions = 0;
     double kl = 0;
     for (size_t i = 0; i < baseline.prompts.size(); ++i) {
       const auto& before = baseline.continuations[i];
@@ -67,10 +67,13 @@ absl::StatusOr<LocalityScore> MeasureLocality(const Model& model, const Locality
       const torch::Tensor& p = baseline.log_probs[i];
       kl += (p.exp() * (p - after.log_probs)).sum().item<double>();
       positions += p.size(0);
+      const int64_t first = baseline.prompts[i].size() - 1;  // the row predicting the first continuation token
+      agree += (p.slice(0, first).argmax(-1) == after.log_probs.slice(0, first).argmax(-1)).sum().item<int64_t>();
     }
     LocalityScore score;
     score.unchanged = tokens ? static_cast<double>(same) / tokens : 1.0;
     score.mean_kl = positions ? kl / positions : 0.0;
+    score.top1_agreement = tokens ? static_cast<double>(agree) / tokens : 1.0;
     if (!std::isfinite(score.mean_kl)) return absl::InternalError("locality: non-finite KL");
     return score;
   });

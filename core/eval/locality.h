@@ -1,7 +1,7 @@
 // Locality probe: how much an edit disturbs unrelated behaviour. Greedy continuations of a fixed set of
 // unrelated prompts are recorded before the edit; after it, the share of continuation tokens that are
-// unchanged (position by position) and the mean KL(before ‖ after) of the next-token distributions along the
-// recorded sequences (teacher-forced) are reported.
+// unchanged (position by position), the mean KL(before ‖ after) of the next-token distributions along the
+// recorded sequences (teacher-forced) and the teacher-forced top-1 agreement are reported.
 #pragma once
 
 #include <vector>
@@ -23,6 +23,9 @@ struct LocalityBaseline {
 struct LocalityScore {
   double unchanged = 1.0;  // fraction of continuation tokens identical to the baseline's, position by position
   double mean_kl = 0.0;    // nats, averaged over every predicted position of every probe
+  // Teacher-forced: share of the baseline continuation's positions where the next-token argmax is unchanged.
+  // Free of the cascade of the free-running measure, where one early flip changes every later token.
+  double top1_agreement = 1.0;
 };
 
 absl::StatusOr<LocalityBaseline> RecordLocality(const Model& model, const std::vector<std::vector<int64_t>>& prompts,

@@ -86,7 +86,10 @@ absl::Status ImportLlama2c(const std::string& checkpoint_path, const std::string
   config.tie_word_embeddings = shared_classifier;
   config.max_position_embeddings = T;
   config.bos_token_id = tokenizer->bos_id();
-  config.eos_token_ids = tokenizer->eos_ids();
+  // llama2.c's training data delimits documents with BOS and its `run` stops on it; </s> never occurs there.
+  // Both end generation, BOS first: it is the id these models actually emit when a text is complete.
+  config.eos_token_ids = {tokenizer->bos_id().value_or(1)};
+  for (int64_t id : tokenizer->eos_ids()) config.eos_token_ids.push_back(id);
 
   return CatchExceptions("import-llama2c", [&]() -> absl::Status {
     size_t offset = 0;
@@ -146,7 +149,7 @@ absl::Status ImportLlama2c(const std::string& checkpoint_path, const std::string
                                    {{"bos_token", bos}, {"eos_token", eos}, {"unk_token", unk}}));
     return WriteJson(out_dir + "/generation_config.json",
                      {{"bos_token_id", config.bos_token_id.value_or(1)},
-                      {"eos_token_id", config.eos_token_ids.at(0)},
+                      {"eos_token_id", config.eos_token_ids},
                       {"max_length", T},
                       {"do_sample", false}});
   });

@@ -290,7 +290,7 @@ TEST_F(ServerTest, GetModelInfoMatchesTheConfig) {
   const int64_t D = 64, I = 172, L = 5, V = 512, kv = 4 * 8;
   EXPECT_EQ(info.parameter_count(), V * D + L * (2 * D + 2 * D * D + 2 * kv * D + 3 * I * D) + D);
   EXPECT_EQ(info.bos_token_id(), 1);
-  EXPECT_EQ(Ids(info.eos_token_ids()), std::vector<int64_t>{2});
+  EXPECT_EQ(Ids(info.eos_token_ids()), (std::vector<int64_t>{1, 2}));  // llama2.c stops on BOS
 }
 
 TEST_F(ServerTest, GreedyGenerateMatchesLlama2c) {
@@ -452,7 +452,7 @@ TEST_F(ServerTest, ClientInfoJson) {
   EXPECT_EQ(info["model_dir"], model_dir_);
   EXPECT_EQ(info["vocab_size"], 512);
   EXPECT_EQ(info["num_hidden_layers"], 5);
-  EXPECT_EQ(info["eos_token_ids"], json::array({2}));
+  EXPECT_EQ(info["eos_token_ids"], json::array({1, 2}));
 }
 
 TEST_F(ServerTest, ClientGeneratePrintsTheGoldenText) {
