@@ -1,7 +1,9 @@
 // Helpers shared by the test suites: temp dirs, the shared test material, tiny random models.
 #pragma once
 
+#include <cstdio>
 #include <cstdlib>
+#include <sys/wait.h>
 #include <filesystem>
 #include <string>
 
@@ -36,6 +38,23 @@ inline std::string ImportedStories260K() {
     return out;
   }();
   return dir;
+}
+
+// Runs a shell command; returns its exit status and standard output.
+struct CommandResult {
+  int exit_code = -1;
+  std::string out;
+};
+inline CommandResult RunCommand(const std::string& cmd) {
+  CommandResult r;
+  FILE* pipe = popen(cmd.c_str(), "r");
+  if (!pipe) return r;
+  char buffer[4096];
+  size_t n;
+  while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0) r.out.append(buffer, n);
+  const int status = pclose(pipe);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
 }
 
 #define MUKE_REQUIRE_SHARED()                                                              \
