@@ -1,6 +1,8 @@
 // Second-moment statistics on the real stories260K model: shape and symmetry, positive semi-definiteness,
 // the value against a batched left-padded recomputation, progress reporting, and the on-disk cache keyed by
 // model fingerprint and corpus.
+#include <filesystem>
+
 #include <gtest/gtest.h>
 #include <torch/types.h>
 #include <torch/linalg.h>
@@ -64,6 +66,35 @@ TEST(StatisticsTest, SelfSampledMomentsAreSymmetricPsdAndCached) {
   ASSERT_TRUE(other.ok());
   EXPECT_FALSE(other->from_cache);
   EXPECT_FALSE(torch::equal(other->by_layer.at(3), first->by_layer.at(3)));
+}
+
+TEST(StatisticsTest, NullSpaceProjectionIsCachedBesideTheMoments) {
+  MUKE_REQUIRE_SHARED();
+  Stories s = LoadStories();
+  StatisticsOptions o;
+  o.num_samples = 6;
+  o.sample_tokens = 40;
+  o.cache_dir = testing::MakeTempDir("nullspace");
+  o.null_space_threshold = 0.1;
+  auto first = ComputeSecondMoments(*s.model, *s.tokenizer, {3}, o);
+  ASSERT_TRUE(first.ok()) << first.status();
+  const torch::Tensor& P = first->null_space.at(3);
+  EXPECT_LT(testing::MaxAbsDiff(torch::matmul(P, P), P), 1e-4);  // a projection
+  EXPECT_LT(testing::MaxAbsDiff(P, P.t()), 1e-6);
+  // It removes exactly the eigen-directions of C at or above the threshold.
+  auto [values, vectors] = torch::linalg_eigh(first->by_layer.at(3).to(torch::kFloat64));
+  const torch::Tensor kept = vectors.index({torch::indexing::Slice(), values >= 0.1}).to(torch::kFloat32);
+  EXPECT_LT(torch::matmul(P, kept).abs().max().item<double>(), 1e-4);
+  EXPECT_NEAR(P.trace().item<double>(), (values < 0.1).sum().item<double>(), 1e-3);
+  int files = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(o.cache_dir)) {
+    files += entry.path().filename().string().rfind("nullspace-", 0) == 0;
+  }
+  EXPECT_EQ(files, 1);
+  auto second = ComputeSecondMoments(*s.model, *s.tokenizer, {3}, o);
+  ASSERT_TRUE(second.ok());
+  EXPECT_TRUE(second->from_cache);
+  EXPECT_TRUE(torch::equal(second->null_space.at(3), P));
 }
 
 TEST(StatisticsTest, CorpusMomentsMatchABatchedRecomputation) {
