@@ -190,28 +190,15 @@ std::string RawStreamingCall(const std::shared_ptr<grpc::Channel>& channel, cons
   return out;
 }
 
-struct ClientRun {
-  int exit_code = -1;
-  std::string out;  // stdout
-};
-
 // Runs the `muke` client binary with `args` (each single-quoted for the shell).
-ClientRun RunClient(const std::vector<std::string>& args) {
+testing::CommandResult RunClient(const std::vector<std::string>& args) {
   std::string cmd = std::string("'") + MUKE_CLIENT_PATH + "'";
   for (const auto& a : args) {
     std::string quoted;
     for (char c : a) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
     cmd += " '" + quoted + "'";
   }
-  ClientRun run;
-  FILE* pipe = popen(cmd.c_str(), "r");
-  if (!pipe) return run;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof(buf), pipe)) > 0) run.out.append(buf, n);
-  const int status = pclose(pipe);
-  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return run;
+  return testing::RunCommand(cmd);
 }
 
 class ServerTest : public ::testing::Test {
@@ -446,7 +433,7 @@ TEST_F(ServerTest, ReflectionDescribesTheApi) {
 }
 
 TEST_F(ServerTest, ClientInfoJson) {
-  const ClientRun run = RunClient({"--server", server_->address(), "info", "--json"});
+  const testing::CommandResult run = RunClient({"--server", server_->address(), "info", "--json"});
   ASSERT_EQ(run.exit_code, 0) << run.out;
   const json info = json::parse(run.out);
   EXPECT_EQ(info["model_dir"], model_dir_);
@@ -462,11 +449,11 @@ TEST_F(ServerTest, ClientGeneratePrintsTheGoldenText) {
     std::vector<std::string> args = {"--server", server_->address(), "generate", "--prompt", golden["prompt"],
                                      "--max-new-tokens", "64"};
     if (stream) args.push_back("--stream");
-    const ClientRun run = RunClient(args);
+    const testing::CommandResult run = RunClient(args);
     EXPECT_EQ(run.exit_code, 0) << "stream=" << stream;
     EXPECT_EQ(run.out, expected) << "stream=" << stream;
   }
-  const ClientRun run = RunClient({"--server", server_->address(), "--json", "generate", "--prompt",
+  const testing::CommandResult run = RunClient({"--server", server_->address(), "--json", "generate", "--prompt",
                                    golden["prompt"], "--max-new-tokens", "64"});
   ASSERT_EQ(run.exit_code, 0);
   const json j = json::parse(run.out);
