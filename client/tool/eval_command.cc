@@ -109,6 +109,8 @@ nlohmann::json CaseJson(const CaseReport& c) {
           {"rouge2_r", c.rouge2_r},
           {"rougeL_r", c.rougeL_r},
           {"para_bleu_char", c.para_bleu_char},
+          {"para_rouge1_r", c.para_rouge1_r},
+          {"para_rouge2_r", c.para_rouge2_r},
           {"para_rougeL_r", c.para_rougeL_r},
           {"locality", c.locality},
           {"locality_kl", c.locality_kl},
@@ -125,7 +127,8 @@ nlohmann::json SummaryJson(const EvalReport& r) {
   return {{"cases", r.cases.size()},         {"truncated", r.truncated},
           {"bleu_char", m.bleu_char},        {"rouge1_r", m.rouge1_r},
           {"rouge2_r", m.rouge2_r},          {"rougeL_r", m.rougeL_r},
-          {"para_bleu_char", m.para_bleu_char}, {"para_rougeL_r", m.para_rougeL_r},
+          {"para_bleu_char", m.para_bleu_char}, {"para_rouge1_r", m.para_rouge1_r},
+          {"para_rouge2_r", m.para_rouge2_r}, {"para_rougeL_r", m.para_rougeL_r},
           {"locality", m.locality},          {"locality_kl", m.locality_kl},
           {"locality_top1", m.locality_top1},
           {"seconds_per_edit", m.seconds},   {"stage_seconds", m.stage_seconds},
@@ -147,7 +150,8 @@ void PrintTable(const EvalReport& r, const EvalOptions& e) {
   }
   std::printf("%-12s %10s %10s %10s %10s\n", "question", "char-BLEU", "ROUGE-1 r", "ROUGE-2 r", "ROUGE-L r");
   std::printf("%-12s %10.4f %10.4f %10.4f %10.4f\n", "original", m.bleu_char, m.rouge1_r, m.rouge2_r, m.rougeL_r);
-  std::printf("%-12s %10.4f %10s %10s %10.4f\n", "paraphrase", m.para_bleu_char, "-", "-", m.para_rougeL_r);
+  std::printf("%-12s %10.4f %10.4f %10.4f %10.4f\n", "paraphrase", m.para_bleu_char, m.para_rouge1_r, m.para_rouge2_r,
+              m.para_rougeL_r);
   std::printf("locality     %.4f of probe tokens unchanged (free-running greedy), %.4f top-1 unchanged (teacher-forced), "
               "mean KL %.4f nats\n", m.locality, m.locality_top1, m.locality_kl);
   std::printf("target NLL   before %.3f · all shifts applied %.3f · after update %.3f (nats/token, %lld tokens mean)\n",

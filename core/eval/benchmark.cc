@@ -44,7 +44,8 @@ CaseReport Mean(const std::vector<CaseReport>& cases) {
   for (const CaseReport& c : cases) {
     for (auto [sum, value] : std::initializer_list<std::pair<double*, double>>{
              {&m.bleu_char, c.bleu_char}, {&m.rouge1_r, c.rouge1_r}, {&m.rouge2_r, c.rouge2_r},
-             {&m.rougeL_r, c.rougeL_r}, {&m.para_bleu_char, c.para_bleu_char}, {&m.para_rougeL_r, c.para_rougeL_r},
+             {&m.rougeL_r, c.rougeL_r}, {&m.para_bleu_char, c.para_bleu_char}, {&m.para_rouge1_r, c.para_rouge1_r},
+             {&m.para_rouge2_r, c.para_rouge2_r}, {&m.para_rougeL_r, c.para_rougeL_r},
              {&m.locality, c.locality}, {&m.locality_kl, c.locality_kl}, {&m.locality_top1, c.locality_top1},
              {&m.seconds, c.seconds},
              {&m.nll_before, c.nll_before}, {&m.nll_hooked, c.nll_hooked}, {&m.nll_after, c.nll_after}}) {
@@ -173,7 +174,10 @@ absl::StatusOr<EvalReport> RunEvaluation(Editor& editor, const Tokenizer& tokeni
       MUKE_ASSIGN_OR_RETURN(r.para_prediction, Answer(model, tokenizer, para_prompt, budget, &edit.new_weights));
       const std::string para_padded = PadPrediction(r.para_prediction);
       r.para_bleu_char = CharBleu(para_padded, r.answer);
-      r.para_rougeL_r = RougeRecall(para_padded, r.answer).rougeL_r;
+      const RougeScores para_rouge = RougeRecall(para_padded, r.answer);
+      r.para_rouge1_r = para_rouge.rouge1_r;
+      r.para_rouge2_r = para_rouge.rouge2_r;
+      r.para_rougeL_r = para_rouge.rougeL_r;
     }
     MUKE_ASSIGN_OR_RETURN(LocalityScore locality, MeasureLocality(model, baseline, &edit.new_weights));
     r.locality = locality.unchanged;

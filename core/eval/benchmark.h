@@ -41,7 +41,7 @@ struct CaseReport {
   int64_t target_tokens = 0;
   std::string prediction, para_prediction;
   double bleu_char = 0, rouge1_r = 0, rouge2_r = 0, rougeL_r = 0;
-  double para_bleu_char = 0, para_rougeL_r = 0;
+  double para_bleu_char = 0, para_rouge1_r = 0, para_rouge2_r = 0, para_rougeL_r = 0;
   double locality = 1, locality_kl = 0, locality_top1 = 1;
   double seconds = 0;  // the edit itself (Editor::Edit), not the evaluation around it
   std::map<std::string, double> stage_seconds;
