@@ -18,6 +18,9 @@ namespace {
 
 using google::protobuf::util::TimeUtil;
 
+// How often a WatchEdit call with no news checks whether its client has gone.
+constexpr auto kWatchPollInterval = std::chrono::milliseconds(200);
+
 // Of a generation that ran to its end (a cancelled one fails the call instead).
 muke::v1::FinishReason ToProto(const std::string& finish_reason) {
   if (finish_reason == "stop") return muke::v1::FINISH_REASON_STOP;
@@ -48,17 +51,28 @@ absl::Status Cancelled(const char* rpc, const TimedGeneration& generation) {
 grpc::Status Finish(const char* rpc, const absl::Status& status) {
   if (!status.ok()) {
     const bool caller_error = absl::IsInvalidArgument(status) || absl::IsCancelled(status) ||
-                              absl::IsFailedPrecondition(status) || absl::IsOutOfRange(status);
+                              absl::IsFailedPrecondition(status) || absl::IsOutOfRange(status) ||
+                              absl::IsNotFound(status) || absl::IsResourceExhausted(status) ||
+                              absl::IsUnavailable(status);
     Log(caller_error ? LogLevel::kInfo : LogLevel::kError, "rpc_failed",
         {{"rpc", rpc}, {"code", absl::StatusCodeToString(status.code())}, {"message", std::string(status.message())}});
   }
   return ToGrpcStatus(status);
 }
 
+// Stores a StatusOr's value in *response, or returns its error.
+template <typename T>
+absl::Status Respond(absl::StatusOr<T> result, T* response) {
+  if (!result.ok()) return result.status();
+  *response = std::move(*result);
+  return absl::OkStatus();
+}
+
 }  // namespace
 
-KnowledgeEditorService::KnowledgeEditorService(const ServedModel& model, GenerationLimits limits)
-    : model_(model), limits_(limits) {}
+KnowledgeEditorService::KnowledgeEditorService(const ServedModel& model, EditRegistry& edits,
+                                               GenerationLimits generation_limits, EditLimits edit_limits)
+    : model_(model), edits_(edits), limits_(generation_limits), edit_limits_(edit_limits) {}
 
 grpc::Status KnowledgeEditorService::GetModelInfo(grpc::ServerContext* context,
                                                   const muke::v1::GetModelInfoRequest* request,
@@ -144,6 +158,51 @@ absl::Status KnowledgeEditorService::DoGenerateStream(grpc::ServerContext* conte
   summary->set_text_delta(std::move(tail));
   writer->Write(message);
   return absl::OkStatus();
+}
+
+grpc::Status KnowledgeEditorService::EditKnowledge(grpc::ServerContext* context,
+                                                   const muke::v1::EditKnowledgeRequest* request,
+                                                   muke::v1::Edit* response) {
+  absl::StatusOr<EditPlan> plan = PlanEdit(*request, model_, edit_limits_);
+  if (!plan.ok()) return Finish("EditKnowledge", plan.status());
+  const absl::Status status = Respond(edits_.Submit(*request, std::move(*plan)), response);
+  if (status.ok()) Log(LogLevel::kInfo, "edit_accepted", {{"id", response->id()}, {"request_id", response->request_id()}});
+  return Finish("EditKnowledge", status);
+}
+
+grpc::Status KnowledgeEditorService::GetEdit(grpc::ServerContext* context, const muke::v1::GetEditRequest* request,
+                                             muke::v1::Edit* response) {
+  return Finish("GetEdit", Respond(edits_.Get(request->id()), response));
+}
+
+grpc::Status KnowledgeEditorService::ListEdits(grpc::ServerContext* context, const muke::v1::ListEditsRequest* request,
+                                               muke::v1::ListEditsResponse* response) {
+  return Finish("ListEdits", Respond(edits_.List(request->page_size(), request->page_token()), response));
+}
+
+grpc::Status KnowledgeEditorService::CancelEdit(grpc::ServerContext* context,
+                                                const muke::v1::CancelEditRequest* request, muke::v1::Edit* response) {
+  return Finish("CancelEdit", Respond(edits_.Cancel(request->id()), response));
+}
+
+grpc::Status KnowledgeEditorService::WatchEdit(grpc::ServerContext* context, const muke::v1::WatchEditRequest* request,
+                                               grpc::ServerWriter<muke::v1::EditEvent>* writer) {
+  return Finish("WatchEdit", DoWatchEdit(context, *request, writer));
+}
+
+absl::Status KnowledgeEditorService::DoWatchEdit(grpc::ServerContext* context, const muke::v1::WatchEditRequest& request,
+                                                 grpc::ServerWriter<muke::v1::EditEvent>* writer) {
+  size_t next = 0;
+  while (!context->IsCancelled()) {
+    MUKE_ASSIGN_OR_RETURN(std::vector<muke::v1::EditEvent> events,
+                          edits_.Events(request.id(), next, kWatchPollInterval));
+    for (const muke::v1::EditEvent& event : events) {
+      if (!writer->Write(event)) return absl::CancelledError("WatchEdit: the client has gone");
+      ++next;
+      if (event.has_edit() && IsTerminal(event.state())) return absl::OkStatus();
+    }
+  }
+  return absl::CancelledError("WatchEdit: cancelled");
 }
 
 }  // namespace muke::server

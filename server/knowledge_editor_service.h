@@ -1,9 +1,12 @@
-// The muke.v1.KnowledgeEditor gRPC service over a ServedModel (synchronous API: gRPC runs each call on one
-// of its threads). Handlers work in absl::Status and convert once, at the edge, with ToGrpcStatus.
+// The muke.v1.KnowledgeEditor gRPC service over a ServedModel and its EditRegistry (synchronous API: gRPC runs
+// each call on one of its threads). Handlers work in absl::Status and convert once, at the edge, with
+// ToGrpcStatus. Edits are only validated and queued here; the EditWorker runs them.
 #pragma once
 
 #include "absl/status/status.h"
 #include "muke/v1/knowledge_editor.grpc.pb.h"
+#include "server/edit_registry.h"
+#include "server/edit_request.h"
 #include "server/generate_request.h"
 #include "server/served_model.h"
 
@@ -11,8 +14,9 @@ namespace muke::server {
 
 class KnowledgeEditorService final : public muke::v1::KnowledgeEditor::Service {
  public:
-  // `model` must outlive the service.
-  KnowledgeEditorService(const ServedModel& model, GenerationLimits limits);
+  // `model` and `edits` must outlive the service.
+  KnowledgeEditorService(const ServedModel& model, EditRegistry& edits, GenerationLimits generation_limits,
+                         EditLimits edit_limits);
 
   grpc::Status GetModelInfo(grpc::ServerContext* context, const muke::v1::GetModelInfoRequest* request,
                             muke::v1::ModelInfo* response) override;
@@ -23,14 +27,30 @@ class KnowledgeEditorService final : public muke::v1::KnowledgeEditor::Service {
   grpc::Status GenerateStream(grpc::ServerContext* context, const muke::v1::GenerateRequest* request,
                               grpc::ServerWriter<muke::v1::GenerateStreamResponse>* writer) override;
 
+  grpc::Status EditKnowledge(grpc::ServerContext* context, const muke::v1::EditKnowledgeRequest* request,
+                             muke::v1::Edit* response) override;
+  grpc::Status GetEdit(grpc::ServerContext* context, const muke::v1::GetEditRequest* request,
+                       muke::v1::Edit* response) override;
+  grpc::Status ListEdits(grpc::ServerContext* context, const muke::v1::ListEditsRequest* request,
+                         muke::v1::ListEditsResponse* response) override;
+  // Ends after the edit's terminal event, or with CANCELLED when the call is cancelled.
+  grpc::Status WatchEdit(grpc::ServerContext* context, const muke::v1::WatchEditRequest* request,
+                         grpc::ServerWriter<muke::v1::EditEvent>* writer) override;
+  grpc::Status CancelEdit(grpc::ServerContext* context, const muke::v1::CancelEditRequest* request,
+                          muke::v1::Edit* response) override;
+
  private:
   absl::Status DoGenerate(grpc::ServerContext* context, const muke::v1::GenerateRequest& request,
                           muke::v1::GenerateResponse* response);
   absl::Status DoGenerateStream(grpc::ServerContext* context, const muke::v1::GenerateRequest& request,
                                 grpc::ServerWriter<muke::v1::GenerateStreamResponse>* writer);
+  absl::Status DoWatchEdit(grpc::ServerContext* context, const muke::v1::WatchEditRequest& request,
+                           grpc::ServerWriter<muke::v1::EditEvent>* writer);
 
   const ServedModel& model_;
+  EditRegistry& edits_;
   const GenerationLimits limits_;
+  const EditLimits edit_limits_;
 };
 
 }  // namespace muke::server

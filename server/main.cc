@@ -1,10 +1,12 @@
 // muke-server: serves one model over gRPC — muke.v1.KnowledgeEditor, the standard health service and server
-// reflection (so grpcurl works). Prints `muke-server listening on ADDR (model DIR)` on stdout once it
-// serves; logs (quiet by default) go to stderr. SIGTERM / SIGINT shut it down gracefully (exit 0).
+// reflection (so grpcurl works) — and edits it with one EditWorker. Prints `muke-server listening on ADDR
+// (model DIR)` on stdout once it serves; logs (quiet by default) go to stderr. SIGTERM / SIGINT shut it down
+// gracefully (exit 0): the running edit stops at its next progress report and ends CANCELLED, queued ones too.
 // Exit codes: 0 clean shutdown, 1 failure (model load, listen), 2 usage.
 #include <chrono>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 
@@ -15,9 +17,13 @@
 #include "absl/strings/str_cat.h"
 #include "client/tool/args.h"
 #include "client/tool/model_flags.h"
+#include "core/tokenizer/chat_format.h"
 #include "core/tokenizer/tokenizer.h"
 #include "core/util/log.h"
 #include "core/util/status.h"
+#include "server/edit_queue.h"
+#include "server/edit_registry.h"
+#include "server/edit_worker.h"
 #include "server/knowledge_editor_service.h"
 #include "server/served_model.h"
 #include "server/shutdown_signal.h"
@@ -36,18 +42,34 @@ constexpr int kExitUsage = 2;
 constexpr char kUsage[] =
     "usage: muke-server --model DIR [--listen HOST:PORT] [--device cpu|cuda|cuda:N]\n"
     "                   [--dtype float32|bfloat16|float16] [--threads N] [--max-new-tokens-limit N]\n"
-    "                   [--log-level debug|info|warn|error]\n"
+    "                   [--max-queued-edits N] [--max-prompt-tokens N] [--max-target-tokens N]\n"
+    "                   [--statistics-dir DIR] [--log-level debug|info|warn|error]\n"
     "  --model DIR               Hugging Face model directory (config.json, safetensors, tokenizer)\n"
     "  --listen HOST:PORT        address to serve on (default 127.0.0.1:50051; port 0 picks a free one)\n"
     "  --device, --dtype         where and in which dtype the weights live (default cpu; float32 on CPU)\n"
     "  --threads N               CPU threads for libtorch (default: libtorch's choice)\n"
     "  --max-new-tokens-limit N  largest max_new_tokens a request may ask for (default 1024)\n"
+    "  --max-queued-edits N      edits waiting beyond the running one before EditKnowledge answers\n"
+    "                            RESOURCE_EXHAUSTED (default 16)\n"
+    "  --max-prompt-tokens N     longest edit prompt or paraphrase, in tokens (default 256)\n"
+    "  --max-target-tokens N     longest edit target, in tokens (default 1024; the model's context also applies)\n"
+    "  --statistics-dir DIR      cache of the editor's second-moment statistics (default: none, computed on\n"
+    "                            the first edit of each layer and kept in memory)\n"
     "  --log-level LEVEL         stderr log threshold (default warn, or $MUKE_LOG_LEVEL)\n";
 
 struct ServerSettings {
   std::string listen = kDefaultListen;
   GenerationLimits limits;
+  EditLimits edit_limits;
+  int64_t max_queued_edits = 16;
+  std::string statistics_dir;
 };
+
+absl::StatusOr<int64_t> PositiveFlag(const Args& args, const std::string& name, int64_t fallback) {
+  MUKE_ASSIGN_OR_RETURN(int64_t value, args.GetInt(name, fallback));
+  if (value < 1) return absl::InvalidArgumentError(absl::StrCat("--", name, " must be >= 1"));
+  return value;
+}
 
 // The server's own flags; errors are usage errors. The model flags are checked when the model loads.
 absl::StatusOr<ServerSettings> SettingsFromFlags(const Args& args) {
@@ -65,8 +87,13 @@ absl::StatusOr<ServerSettings> SettingsFromFlags(const Args& args) {
   ServerSettings settings;
   settings.listen = args.Get("listen", kDefaultListen);
   MUKE_ASSIGN_OR_RETURN(settings.limits.max_new_tokens,
-                        args.GetInt("max-new-tokens-limit", settings.limits.max_new_tokens));
-  if (settings.limits.max_new_tokens < 1) return absl::InvalidArgumentError("--max-new-tokens-limit must be >= 1");
+                        PositiveFlag(args, "max-new-tokens-limit", settings.limits.max_new_tokens));
+  MUKE_ASSIGN_OR_RETURN(settings.max_queued_edits, PositiveFlag(args, "max-queued-edits", settings.max_queued_edits));
+  MUKE_ASSIGN_OR_RETURN(settings.edit_limits.max_prompt_tokens,
+                        PositiveFlag(args, "max-prompt-tokens", settings.edit_limits.max_prompt_tokens));
+  MUKE_ASSIGN_OR_RETURN(settings.edit_limits.max_target_tokens,
+                        PositiveFlag(args, "max-target-tokens", settings.edit_limits.max_target_tokens));
+  settings.statistics_dir = args.Get("statistics-dir");
   return settings;
 }
 
@@ -78,7 +105,12 @@ std::string BoundAddress(const std::string& listen, int port) {
 absl::Status Serve(const Args& args, const ServerSettings& settings) {
   MUKE_ASSIGN_OR_RETURN(std::unique_ptr<Model> model, LoadModelFromFlags(args));
   MUKE_ASSIGN_OR_RETURN(std::unique_ptr<Tokenizer> tokenizer, LoadTokenizer(args.Get("model")));
-  const ServedModel served(args.Get("model"), std::move(model), std::move(tokenizer));
+  absl::StatusOr<ChatFormat> chat = ChatFormat::Load(args.Get("model"));
+  if (!chat.ok() && !absl::IsNotFound(chat.status())) return chat.status();
+  EditorConfig editor_config;
+  editor_config.statistics.cache_dir = settings.statistics_dir;
+  ServedModel served(args.Get("model"), std::move(model), std::move(tokenizer),
+                     chat.ok() ? std::optional<ChatFormat>(std::move(*chat)) : std::nullopt, editor_config);
   Log(LogLevel::kInfo, "model_loaded",
       {{"dir", served.dir()},
        {"model_type", served.config().model_type},
@@ -87,7 +119,10 @@ absl::Status Serve(const Args& args, const ServerSettings& settings) {
        {"dtype", DtypeName(served.dtype())}});
 
   MUKE_RETURN_IF_ERROR(InstallShutdownSignalHandlers());
-  KnowledgeEditorService service(served, settings.limits);
+  EditQueue queue(static_cast<size_t>(settings.max_queued_edits));
+  EditRegistry edits(queue);
+  EditWorker worker(served, edits, queue);
+  KnowledgeEditorService service(served, edits, settings.limits, settings.edit_limits);
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
@@ -106,6 +141,7 @@ absl::Status Serve(const Args& args, const ServerSettings& settings) {
   const int signal = WaitForShutdownSignal();
   Log(LogLevel::kInfo, "shutdown", {{"signal", std::to_string(signal)}});
   server->GetHealthCheckService()->Shutdown();  // every service NOT_SERVING from now on
+  worker.Stop();  // every edit has ended from here on, so WatchEdit calls finish
   server->Shutdown(std::chrono::system_clock::now() + kShutdownGrace);
   server->Wait();
   return absl::OkStatus();
@@ -113,7 +149,8 @@ absl::Status Serve(const Args& args, const ServerSettings& settings) {
 
 int Main(int argc, char** argv) {
   std::set<std::string> value_flags = kModelFlags;
-  value_flags.insert({"listen", "max-new-tokens-limit", "log-level"});
+  value_flags.insert({"listen", "max-new-tokens-limit", "max-queued-edits", "max-prompt-tokens", "max-target-tokens",
+                      "statistics-dir", "log-level"});
   auto args = Args::Parse(argc, argv, 1, value_flags, {"help"});
   if (args.ok() && args->Has("help")) {
     std::cout << kUsage;

@@ -17,11 +17,14 @@ int64_t CountParameters(const Model& model) {
 
 }  // namespace
 
-ServedModel::ServedModel(std::string dir, std::unique_ptr<Model> model, std::unique_ptr<Tokenizer> tokenizer)
+ServedModel::ServedModel(std::string dir, std::unique_ptr<Model> model, std::unique_ptr<Tokenizer> tokenizer,
+                         std::optional<ChatFormat> chat, EditorConfig editor_config)
     : dir_(std::move(dir)),
       model_(std::move(model)),
       tokenizer_(std::move(tokenizer)),
-      parameter_count_(CountParameters(*model_)) {}
+      parameter_count_(CountParameters(*model_)),
+      chat_(std::move(chat)),
+      editor_(*model_, *tokenizer_, chat_ ? &*chat_ : nullptr, std::move(editor_config)) {}
 
 absl::StatusOr<TimedGeneration> ServedModel::Generate(const std::vector<int64_t>& prompt_ids,
                                                       GenerateOptions options) const {
@@ -40,6 +43,21 @@ absl::StatusOr<TimedGeneration> ServedModel::Generate(const std::vector<int64_t>
   const Clock::time_point end = Clock::now();
   const Clock::time_point split = first_token.value_or(end);
   return TimedGeneration{std::move(result), split - start, end - split};
+}
+
+absl::StatusOr<EditTokens> ServedModel::TokenizeEdit(const EditRequest& request) const {
+  return editor_.Tokenize(request);
+}
+
+absl::StatusOr<EditResult> ServedModel::ComputeEdit(const EditTokens& tokens, const EditOptions& options,
+                                                    const EditProgressFn& progress) const {
+  std::shared_lock lock(weights_mutex_);
+  return editor_.Edit({tokens}, options, progress);
+}
+
+absl::StatusOr<TensorMap> ServedModel::ApplyEdit(const TensorMap& new_weights) {
+  std::unique_lock lock(weights_mutex_);
+  return CatchExceptions("apply", [&] { return editor_.Apply(new_weights); });
 }
 
 }  // namespace muke::server

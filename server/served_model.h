@@ -1,19 +1,22 @@
-// The model muke-server serves: its weights behind a reader/writer lock, its tokenizer and where it came
-// from. Generation holds the lock shared for its whole run; the edit worker (a later version) takes it
-// exclusively to swap weights in, so a client never sees half an edit. The configuration and tokenizer
-// never change and are read without the lock.
+// The model muke-server serves: its weights behind a reader/writer lock, its tokenizer, its editor and where it
+// came from. Generation and edit computations (which only read the weights) hold the lock shared; ApplyEdit
+// takes it exclusively for the swap alone, so a client never sees half an edit. The configuration and
+// tokenizer never change and are read without the lock.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <shared_mutex>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "core/edit/editor.h"
 #include "core/model/generate.h"
 #include "core/model/model.h"
+#include "core/tokenizer/chat_format.h"
 #include "core/tokenizer/tokenizer.h"
 
 namespace muke::server {
@@ -27,7 +30,9 @@ struct TimedGeneration {
 
 class ServedModel {
  public:
-  ServedModel(std::string dir, std::unique_ptr<Model> model, std::unique_ptr<Tokenizer> tokenizer);
+  // `chat` is the model's chat template, if it has one (edit prompts are wrapped in it).
+  ServedModel(std::string dir, std::unique_ptr<Model> model, std::unique_ptr<Tokenizer> tokenizer,
+              std::optional<ChatFormat> chat, EditorConfig editor_config);
 
   const std::string& dir() const { return dir_; }
   const ModelConfig& config() const { return model_->config(); }
@@ -39,11 +44,23 @@ class ServedModel {
   // Runs muke::Generate under the shared lock and times it. Never throws.
   absl::StatusOr<TimedGeneration> Generate(const std::vector<int64_t>& prompt_ids, GenerateOptions options) const;
 
+  // Editor::Tokenize: the prompt (chat-wrapped) and target ids of an edit.
+  absl::StatusOr<EditTokens> TokenizeEdit(const EditRequest& request) const;
+  // Editor::Edit under the shared lock: new weights computed on copies; the served ones are unchanged.
+  absl::StatusOr<EditResult> ComputeEdit(const EditTokens& tokens, const EditOptions& options,
+                                         const EditProgressFn& progress) const;
+  // Editor::Apply under the exclusive lock: swaps `new_weights` in (all or nothing) and returns the tensors
+  // they replaced, which restore the model to its state before.
+  absl::StatusOr<TensorMap> ApplyEdit(const TensorMap& new_weights);
+
  private:
   const std::string dir_;
   const std::unique_ptr<Model> model_;
   const std::unique_ptr<Tokenizer> tokenizer_;
   const int64_t parameter_count_;
+  const std::optional<ChatFormat> chat_;
+  // Reads the model under the lock's shared side (ComputeEdit), writes it under the exclusive one (ApplyEdit).
+  Editor editor_;
   mutable std::shared_mutex weights_mutex_;
 };
 

@@ -11,7 +11,10 @@ constexpr int kExitOk = 0;
 constexpr int kExitFailure = 1;      // anything else that went wrong
 constexpr int kExitUsage = 2;        // bad command line
 constexpr int kExitUnreachable = 3;  // server unreachable, UNAVAILABLE or not serving
-constexpr int kExitRejected = 4;     // the server refused the request (INVALID_ARGUMENT, FAILED_PRECONDITION)
+constexpr int kExitRejected = 4;     // the server refused the request (INVALID_ARGUMENT, FAILED_PRECONDITION,
+                                     // NOT_FOUND)
+constexpr int kExitEditNotCommitted = 5;  // the watched edit ended FAILED or CANCELLED
+constexpr int kExitBusy = 6;              // RESOURCE_EXHAUSTED: the edit queue is full; retry later
 
 // info: describes the served model.
 int RunInfo(const Args& args, const Connection& connection);
@@ -19,5 +22,16 @@ int RunInfo(const Args& args, const Connection& connection);
 int RunGenerate(const Args& args, const Connection& connection);
 // health: the server's grpc.health.v1 status (exit 0 only when SERVING).
 int RunHealth(const Args& args, const Connection& connection);
+// edit --prompt TEXT --target TEXT [--paraphrase TEXT]... [--strategy S] [--update U] [--request-id ID]
+//      [--acceptance-threshold X] [--watch]
+int RunEdit(const Args& args, const Connection& connection);
+// watch ID: follows an edit to its end.
+int RunWatch(const Args& args, const Connection& connection);
+// get ID
+int RunGet(const Args& args, const Connection& connection);
+// list [--page-size N] [--page-token T]: newest first.
+int RunList(const Args& args, const Connection& connection);
+// cancel ID
+int RunCancel(const Args& args, const Connection& connection);
 
 }  // namespace muke::client

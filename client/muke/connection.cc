@@ -49,9 +49,11 @@ int Connection::Fail(const std::string& command, const grpc::Status& status) con
   std::cerr << absl::StatusCodeToString(static_cast<absl::StatusCode>(code)) << ": " << status.error_message()
             << "\n";
   if (unreachable) return kExitUnreachable;
-  if (code == grpc::StatusCode::INVALID_ARGUMENT || code == grpc::StatusCode::FAILED_PRECONDITION) {
+  if (code == grpc::StatusCode::INVALID_ARGUMENT || code == grpc::StatusCode::FAILED_PRECONDITION ||
+      code == grpc::StatusCode::NOT_FOUND) {
     return kExitRejected;
   }
+  if (code == grpc::StatusCode::RESOURCE_EXHAUSTED) return kExitBusy;
   return kExitFailure;
 }
 

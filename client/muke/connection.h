@@ -28,7 +28,7 @@ class Connection {
 
   // Prints `muke <command>: <why>` to stderr and returns the exit code for `status` (see commands.h):
   // unreachable for UNAVAILABLE, or DEADLINE_EXCEEDED before the channel ever connected; rejected for
-  // INVALID_ARGUMENT and FAILED_PRECONDITION; failure otherwise.
+  // INVALID_ARGUMENT, FAILED_PRECONDITION and NOT_FOUND; busy for RESOURCE_EXHAUSTED; failure otherwise.
   int Fail(const std::string& command, const grpc::Status& status) const;
 
  private:

@@ -21,12 +21,21 @@ constexpr char kUsage[] =
     "  generate --prompt TEXT [--max-new-tokens N] [--temperature T] [--top-p P] [--seed S] [--stream]\n"
     "                                         continue a prompt (greedy unless --temperature > 0)\n"
     "  health                                 the server's health status (exit 0 when SERVING)\n"
+    "  edit --prompt TEXT --target TEXT [--paraphrase TEXT]... [--strategy S] [--update U]\n"
+    "       [--request-id ID] [--acceptance-threshold X] [--watch]\n"
+    "                                         queue a knowledge edit; --watch follows it to its end\n"
+    "                                         (progress on stderr, the final edit on stdout)\n"
+    "  watch ID                               follow an edit to its end\n"
+    "  get ID                                 show an edit\n"
+    "  list [--page-size N] [--page-token T]  the server's edits, newest first\n"
+    "  cancel ID                              cancel a queued or running edit\n"
     "global flags:\n"
     "  --server HOST:PORT   server address (default $MUKE_SERVER, else 127.0.0.1:50051)\n"
     "  --json               machine-readable output, one JSON object per line\n"
     "  --timeout SECONDS    deadline of each call (default 60; 0 = none)\n"
     "exit codes: 0 ok, 1 other failure, 2 usage, 3 server unreachable or not serving,\n"
-    "            4 request rejected (INVALID_ARGUMENT, FAILED_PRECONDITION)\n";
+    "            4 request rejected (INVALID_ARGUMENT, FAILED_PRECONDITION, NOT_FOUND),\n"
+    "            5 the watched edit ended FAILED or CANCELLED, 6 server busy (edit queue full)\n";
 
 const std::set<std::string> kGlobalValueFlags = {"server", "timeout"};
 const std::set<std::string> kGlobalBoolFlags = {"json"};
@@ -36,12 +45,21 @@ struct Command {
   std::set<std::string> value_flags;
   std::set<std::string> bool_flags;
   int (*run)(const Args&, const Connection&);
+  const char* argument = nullptr;  // the name of its one positional argument, if it takes one
 };
 
 const Command kCommands[] = {
     {"info", {}, {}, RunInfo},
     {"generate", {"prompt", "max-new-tokens", "temperature", "top-p", "seed"}, {"stream"}, RunGenerate},
     {"health", {}, {}, RunHealth},
+    {"edit",
+     {"prompt", "target", "paraphrase", "strategy", "update", "request-id", "acceptance-threshold"},
+     {"watch"},
+     RunEdit},
+    {"watch", {}, {}, RunWatch, "ID"},
+    {"get", {}, {}, RunGet, "ID"},
+    {"list", {"page-size", "page-token"}, {}, RunList},
+    {"cancel", {}, {}, RunCancel, "ID"},
 };
 
 // Index in argv of the command word: the first argument that is neither a flag nor the value of a global
@@ -80,7 +98,13 @@ int Main(int argc, char** argv) {
   bool_flags.insert(command->bool_flags.begin(), command->bool_flags.end());
   auto args = Args::Parse(static_cast<int>(rest.size()), rest.data(), 1, value_flags, bool_flags);
   if (!args.ok()) return UsageError(std::string(args.status().message()));
-  if (!args->positional().empty()) return UsageError("unexpected argument '" + args->positional()[0] + "'");
+  const size_t expected = command->argument ? 1 : 0;
+  if (args->positional().size() < expected) {
+    return UsageError(std::string(command->name) + ": " + command->argument + " is required");
+  }
+  if (args->positional().size() > expected) {
+    return UsageError("unexpected argument '" + args->positional()[expected] + "'");
+  }
   auto connection = Connection::FromFlags(*args);
   if (!connection.ok()) return UsageError(std::string(connection.status().message()));
   return command->run(*args, *connection);

@@ -35,6 +35,7 @@ absl::StatusOr<Args> Args::Parse(int argc, char** argv, int first, const std::se
         value = argv[++i];
       }
       args.values_[name] = value;
+      args.all_values_[name].push_back(value);
     } else {
       return absl::InvalidArgumentError(absl::StrCat("unknown flag --", name));
     }
@@ -45,6 +46,11 @@ absl::StatusOr<Args> Args::Parse(int argc, char** argv, int first, const std::se
 std::string Args::Get(const std::string& name, const std::string& fallback) const {
   auto it = values_.find(name);
   return it == values_.end() ? fallback : it->second;
+}
+
+std::vector<std::string> Args::GetAll(const std::string& name) const {
+  auto it = all_values_.find(name);
+  return it == all_values_.end() ? std::vector<std::string>() : it->second;
 }
 
 absl::StatusOr<int64_t> Args::GetInt(const std::string& name, int64_t fallback) const {

@@ -1,5 +1,6 @@
 // A small command-line parser for muke-tool: `--name value`, `--name=value`, boolean `--flag`,
-// positionals, and `--` after which everything is positional.
+// positionals, and `--` after which everything is positional. A repeated value flag keeps every value
+// (GetAll); Get returns the last.
 #pragma once
 
 #include <map>
@@ -19,12 +20,14 @@ class Args {
 
   bool Has(const std::string& name) const { return values_.count(name) > 0; }
   std::string Get(const std::string& name, const std::string& fallback = "") const;
+  std::vector<std::string> GetAll(const std::string& name) const;
   absl::StatusOr<int64_t> GetInt(const std::string& name, int64_t fallback) const;
   absl::StatusOr<double> GetDouble(const std::string& name, double fallback) const;
   const std::vector<std::string>& positional() const { return positional_; }
 
  private:
   std::map<std::string, std::string> values_;
+  std::map<std::string, std::vector<std::string>> all_values_;
   std::vector<std::string> positional_;
 };
 

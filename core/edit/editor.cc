@@ -224,6 +224,9 @@ absl::StatusOr<EditResult> Editor::Edit(const std::vector<EditTokens>& batch, co
                                               progress));
   }
   result.stage_seconds["statistics"] = SecondsSince(t0);
+  const auto stopped = [&] { return o.should_stop && o.should_stop(); };
+  ShiftOptions shift = o.shift;
+  shift.should_stop = o.should_stop;
 
   const std::unique_ptr<Strategy> strategy = MakeStrategy(o.strategy, o.strategy_options);
   std::vector<EditSequence> sequences;
@@ -236,7 +239,7 @@ absl::StatusOr<EditResult> Editor::Edit(const std::vector<EditTokens>& batch, co
     auto on_step = [&](const ShiftProgress& p) {
       if (progress) progress({EditProgress::Stage::kShift, static_cast<int>(i), p, 0, 0});
     };
-    MUKE_ASSIGN_OR_RETURN(c.shifts, OptimizeShifts(model_, ids, c.layout, *strategy, o.shift, on_step));
+    MUKE_ASSIGN_OR_RETURN(c.shifts, OptimizeShifts(model_, ids, c.layout, *strategy, shift, on_step));
     result.stage_seconds["affinity"] += c.shifts.affinity_seconds;
     result.stage_seconds["optimise"] += c.shifts.optimise_seconds;
     EditSequence seq{std::vector<int64_t>(ids.begin(), ids.end() - 1), c.shifts.positions, c.shifts.targets};
@@ -244,11 +247,13 @@ absl::StatusOr<EditResult> Editor::Edit(const std::vector<EditTokens>& batch, co
     result.cases.push_back(std::move(c));
   }
 
+  if (stopped()) return absl::CancelledError("edit cancelled");
   if (progress) progress({EditProgress::Stage::kUpdate, 0, {}, 0, 0});
   t0 = std::chrono::steady_clock::now();
   if (o.update == UpdateKind::kUnke) {
     MUKE_ASSIGN_OR_RETURN(torch::Tensor preservation, Preservation(o.preservation_sequences, o.preservation_tokens));
     UnkeOptions unke = o.unke;
+    unke.should_stop = o.should_stop;
     unke.layers = o.layers;
     unke.hook_layer = hook;
     MUKE_ASSIGN_OR_RETURN(result.new_weights, UnkeUpdate(model_, sequences, preservation, unke));
@@ -266,6 +271,7 @@ absl::StatusOr<EditResult> Editor::Edit(const std::vector<EditTokens>& batch, co
   }
   result.stage_seconds["update"] = SecondsSince(t0);
 
+  if (stopped()) return absl::CancelledError("edit cancelled");
   if (progress) progress({EditProgress::Stage::kMeasure, 0, {}, 0, 0});
   t0 = std::chrono::steady_clock::now();
   for (size_t i = 0; i < batch.size(); ++i) {

@@ -55,6 +55,9 @@ struct EditOptions {
   UnkeOptions unke;                    // layers/hook_layer are taken from above
   int64_t preservation_sequences = 20;  // UnKE
   int64_t preservation_tokens = 64;
+  // Polled between stages and before every optimisation / UnKE step: true ends the edit with CANCELLED (the
+  // statistics pass, when it runs, finishes first). Overrides shift.should_stop and unke.should_stop.
+  std::function<bool()> should_stop;
 };
 
 // The reference settings for a model (ALGORITHM.md §3-4, scaled by depth), and the tuned ones for tiny models
@@ -97,7 +100,7 @@ class Editor {
 
   // Computes an edit of the current weights for every request in `batch`, with one weight update.
   // INVALID_ARGUMENT for bad options or sequences longer than the model's context; INTERNAL for a
-  // non-finite value anywhere. The model is unchanged in every case.
+  // non-finite value anywhere; CANCELLED when options.should_stop says so. The model is unchanged in every case.
   absl::StatusOr<EditResult> Edit(const std::vector<EditTokens>& batch, const EditOptions& options,
                                   const EditProgressFn& progress = {}) const;
 

@@ -161,6 +161,7 @@ absl::StatusOr<std::vector<double>> Affinities(const ShiftProblem& problem, cons
   Adam adam(o.learning_rate);
   std::vector<double> sums(n - w, 0.0);
   for (int state = 0; state < kAffinityStates; ++state) {
+    if (o.should_stop && o.should_stop()) return absl::CancelledError("edit cancelled");
     MUKE_ASSIGN_OR_RETURN(torch::Tensor nll, problem.TokenNll(ctx, delta));
     // Without blocks above L a shift only reaches its own position: later windows' gradients are exactly 0.
     const int last = problem.BlocksAbove() ? n - 1 : w;
@@ -224,6 +225,7 @@ absl::StatusOr<ShiftResult> Optimize(const ShiftProblem& problem, const EditLayo
         torch::zeros({h.size(0)}, torch::dtype(torch::kFloat32).device(device)).requires_grad_(true);
     Adam adam(o.learning_rate);
     for (int step = 0; step < o.steps; ++step) {
+      if (o.should_stop && o.should_stop()) return absl::CancelledError("edit cancelled");
       MUKE_ASSIGN_OR_RETURN(torch::Tensor loss,
                             WindowLoss(problem, ctx, layout, objective, delta, h_norm, o.regulariser));
       const double value = loss.item<double>();

@@ -31,6 +31,8 @@ struct ShiftOptions {
   bool full_recompute = false;
   // Fault injection for tests: after this many optimisation steps in total, δ becomes NaN. -1 = never.
   int inject_nan_after_steps = -1;
+  // Polled before every step (and every pre-pass state): returning true ends the optimisation with CANCELLED.
+  std::function<bool()> should_stop;
 };
 
 // How one shift's optimisation went.

@@ -85,6 +85,7 @@ absl::StatusOr<TensorMap> TrainBlock(const Model& model, int layer, const Side& 
     adams.emplace_back(o.learning_rate, absl::StrContains(name, "layernorm") ? 0.0 : o.weight_decay, o.eps);
   }
   for (int step = 1; step <= o.steps; ++step) {
+    if (o.should_stop && o.should_stop()) return absl::CancelledError("edit cancelled");
     torch::Tensor loss;
     {
       torch::AutoGradMode enable_grad(true);

@@ -4,6 +4,7 @@
 // copies: the model is not modified.
 #pragma once
 
+#include <functional>
 #include <vector>
 
 #include <torch/types.h>
@@ -22,6 +23,7 @@ struct UnkeOptions {
   double weight_decay = 0.01;  // none on the RMSNorm weights
   double eps = 1e-8;
   double preservation_weight = 1.0;  // of the preservation MSE against the edit MSE (the reference: 1)
+  std::function<bool()> should_stop;  // polled before every step: true ends the update with CANCELLED
 };
 
 // New tensors for every parameter of each block in `layers` (names "model.layers.{l}.<...>" exactly as

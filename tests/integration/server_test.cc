@@ -1,22 +1,14 @@
 // The real muke-server binary on a loopback port, serving stories260K imported by `muke-tool import-llama2c`,
 // exercised through its gRPC API (generated stubs, the health protocol, server reflection as grpcurl uses
 // it) and through the `muke` client binary. Greedy output must equal llama2.c's own (golden.json).
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
-#include <unistd.h>
 
 #include <chrono>
-#include <cstdio>
-#include <cstring>
 #include <fstream>
 #include <functional>
 #include <memory>
 #include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include <grpcpp/generic/generic_stub.h>
@@ -27,9 +19,8 @@
 #include "core/model/config.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "muke/v1/knowledge_editor.grpc.pb.h"
+#include "tests/integration/server_process.h"
 #include "tests/test_util.h"
-
-extern char** environ;
 
 namespace muke::testing {
 namespace {
@@ -38,121 +29,12 @@ using grpc::health::v1::HealthCheckRequest;
 using grpc::health::v1::HealthCheckResponse;
 using nlohmann::json;
 
-constexpr auto kStartTimeout = std::chrono::seconds(60);
-
-std::chrono::system_clock::time_point In(std::chrono::seconds s) { return std::chrono::system_clock::now() + s; }
-
 json GoldenCase() {
   std::ifstream in(Stories260KDir() + "/golden.json");
   return json::parse(in)["cases"][0];
 }
 
 std::vector<int64_t> Ids(const google::protobuf::RepeatedField<int64_t>& ids) { return {ids.begin(), ids.end()}; }
-
-// A muke-server child process listening on 127.0.0.1:0; ready once it has printed its address.
-class ServerProcess {
- public:
-  explicit ServerProcess(const std::string& model_dir) {
-    int fds[2];
-    if (pipe2(fds, O_CLOEXEC) != 0) {
-      ADD_FAILURE() << "pipe2 failed";
-      return;
-    }
-    std::vector<std::string> argv = {MUKE_SERVER_PATH, "--model", model_dir, "--listen", "127.0.0.1:0"};
-    std::vector<char*> cargv;
-    for (auto& a : argv) cargv.push_back(a.data());
-    cargv.push_back(nullptr);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);  // the copy loses O_CLOEXEC
-    const int rc = posix_spawn(&pid_, cargv[0], &actions, nullptr, cargv.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
-    close(fds[1]);
-    stdout_fd_ = fds[0];
-    if (rc != 0) {
-      ADD_FAILURE() << "cannot start " << cargv[0] << ": " << std::strerror(rc);
-      pid_ = -1;
-      return;
-    }
-    ReadAddress();
-  }
-
-  ~ServerProcess() {
-    if (pid_ > 0) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
-    }
-    if (stdout_fd_ >= 0) close(stdout_fd_);
-  }
-
-  const std::string& address() const { return address_; }
-  const std::string& ready_line() const { return ready_line_; }
-
-  // Sends SIGTERM and waits up to `timeout` for the process to end; its wait status, or nullopt on timeout.
-  std::optional<int> Terminate(std::chrono::seconds timeout) {
-    if (pid_ <= 0) return std::nullopt;  // never kill(-1, ...)
-    kill(pid_, SIGTERM);
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < deadline) {
-      int status = 0;
-      if (waitpid(pid_, &status, WNOHANG) == pid_) {
-        pid_ = -1;
-        return status;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    return std::nullopt;
-  }
-
- private:
-  // Reads stdout up to the ready line `muke-server listening on ADDR (model DIR)`.
-  void ReadAddress() {
-    const auto deadline = std::chrono::steady_clock::now() + kStartTimeout;
-    while (ready_line_.find('\n') == std::string::npos) {
-      const auto left =
-          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-      pollfd p = {stdout_fd_, POLLIN, 0};
-      char buf[256];
-      ssize_t n = 0;
-      if (left.count() <= 0 || poll(&p, 1, static_cast<int>(left.count())) <= 0 ||
-          (n = read(stdout_fd_, buf, sizeof(buf))) <= 0) {
-        ADD_FAILURE() << "muke-server printed no ready line; got '" << ready_line_ << "'";
-        return;
-      }
-      ready_line_.append(buf, n);
-    }
-    ready_line_.resize(ready_line_.find('\n'));
-    const std::string prefix = "muke-server listening on ";
-    if (ready_line_.rfind(prefix, 0) != 0) {
-      ADD_FAILURE() << "unexpected ready line '" << ready_line_ << "'";
-      return;
-    }
-    address_ = ready_line_.substr(prefix.size(), ready_line_.find(' ', prefix.size()) - prefix.size());
-  }
-
-  pid_t pid_ = -1;
-  int stdout_fd_ = -1;
-  std::string ready_line_;
-  std::string address_;
-};
-
-// Waits until the server's health service reports SERVING.
-void WaitServing(const std::shared_ptr<grpc::Channel>& channel) {
-  auto health = grpc::health::v1::Health::NewStub(channel);
-  const auto deadline = std::chrono::steady_clock::now() + kStartTimeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    grpc::ClientContext context;
-    context.set_wait_for_ready(true);
-    context.set_deadline(In(std::chrono::seconds(5)));
-    HealthCheckResponse response;
-    if (health->Check(&context, HealthCheckRequest(), &response).ok() &&
-        response.status() == HealthCheckResponse::SERVING) {
-      return;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  FAIL() << "the server never reported SERVING";
-}
 
 // One request/response exchange with a streaming method whose messages are given and returned serialized.
 std::string RawStreamingCall(const std::shared_ptr<grpc::Channel>& channel, const std::string& method,
@@ -188,17 +70,6 @@ std::string RawStreamingCall(const std::shared_ptr<grpc::Channel>& channel, cons
     for (const auto& s : slices) out.append(reinterpret_cast<const char*>(s.begin()), s.size());
   }
   return out;
-}
-
-// Runs the `muke` client binary with `args` (each single-quoted for the shell).
-testing::CommandResult RunClient(const std::vector<std::string>& args) {
-  std::string cmd = std::string("'") + MUKE_CLIENT_PATH + "'";
-  for (const auto& a : args) {
-    std::string quoted;
-    for (char c : a) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
-    cmd += " '" + quoted + "'";
-  }
-  return testing::RunCommand(cmd);
 }
 
 class ServerTest : public ::testing::Test {

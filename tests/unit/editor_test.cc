@@ -134,6 +134,25 @@ TEST(EditorTest, NanMidOptimisationLeavesEveryTensorBitIdentical) {
   }
 }
 
+TEST(EditorTest, ShouldStopCancelsEveryUpdateWithoutTouchingTheModel) {
+  MUKE_REQUIRE_SHARED();
+  Fixture f = Load();
+  auto tokens = f.editor->Tokenize(kTom);
+  ASSERT_TRUE(tokens.ok());
+  const TensorMap pristine = f.model->StateDict();
+  // Stop during the shift optimisation, and (UnKE, 200 steps) during the weight update.
+  for (int polls : {5, 20}) {
+    for (UpdateKind update : {UpdateKind::kMemit, UpdateKind::kUnke}) {
+      EditOptions o = DefaultEditOptions(f.model->config(), update);
+      int calls = 0;
+      o.should_stop = [&] { return ++calls > polls + (update == UpdateKind::kUnke && polls == 20 ? 600 : 0); };
+      auto result = f.editor->Edit({*tokens}, o);
+      EXPECT_EQ(result.status().code(), absl::StatusCode::kCancelled) << UpdateName(update) << " " << result.status();
+      EXPECT_TRUE(SameTensors(f.model->StateDict(), pristine));
+    }
+  }
+}
+
 TEST(EditorTest, BadRequestsNameTheFieldAndLimit) {
   MUKE_REQUIRE_SHARED();
   Fixture f = Load();
