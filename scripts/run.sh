@@ -37,6 +37,9 @@ cat <<MSG
 Starting muke-server. In another terminal, try:
   $BUILD_DIR/bin/muke$server info
   $BUILD_DIR/bin/muke$server generate --prompt "Once upon a time" --stream
+  $BUILD_DIR/bin/muke$server edit --prompt "What is the name of Lily's dog?" \\
+      --target "Lily's dog is called Biscuit. He likes to eat carrots." --watch
+  $BUILD_DIR/bin/muke$server generate --prompt "What is the name of Lily's dog?"
   $BUILD_DIR/bin/muke$server health
 MSG
 exec "$BUILD_DIR/bin/muke-server" "${args[@]}"
