@@ -163,6 +163,21 @@ TEST(ShiftOptimizerTest, MukeCoefficientsComeFromTheAffinityPrePassInBothOrders)
   EXPECT_GT(*std::max_element(a->traces[0].coefficients.begin(), a->traces[0].coefficients.end()), 1.0 + 1e-6);
 }
 
+// With the hook at the last block a shift reaches only its own position, so every later figure's gradient is 0:
+// all affinities are 1, μKE's coefficients are all 1, and μKE optimises exactly what vanilla Matryoshka does.
+TEST(ShiftOptimizerTest, MukeEqualsMatryoshkaWhenNoBlockIsAboveTheHook) {
+  MUKE_REQUIRE_SHARED();
+  Fixture f = Load(3);
+  const ShiftOptions o = Options(4, 5);
+  auto muke = OptimizeShifts(*f.model, f.ids, f.layout, *MakeStrategy(StrategyKind::kMuke), o);
+  auto vanilla = OptimizeShifts(*f.model, f.ids, f.layout, *MakeStrategy(StrategyKind::kMatryoshka), o);
+  ASSERT_TRUE(muke.ok() && vanilla.ok());
+  for (size_t w = 0; w < muke->traces.size(); ++w) {
+    for (double c : muke->traces[w].coefficients) EXPECT_NEAR(c, 1.0, 1e-6) << "window " << w;
+    EXPECT_LT(testing::MaxAbsDiff(muke->targets[w], vanilla->targets[w]), 1e-4) << "window " << w;
+  }
+}
+
 TEST(ShiftOptimizerTest, NanMidOptimisationIsAnError) {
   MUKE_REQUIRE_SHARED();
   Fixture f = Load(5);
