@@ -21,7 +21,7 @@ absl::Status NotFound(const std::string& id) { return absl::NotFoundError(absl::
 
 bool IsTerminal(EditState state) {
   return state == muke::v1::EDIT_STATE_COMMITTED || state == muke::v1::EDIT_STATE_FAILED ||
-         state == muke::v1::EDIT_STATE_CANCELLED;
+         state == muke::v1::EDIT_STATE_CANCELLED || state == muke::v1::EDIT_STATE_ROLLED_BACK;
 }
 
 EditRegistry::EditRegistry(EditQueue& queue) : queue_(queue) {}
@@ -159,7 +159,33 @@ void EditRegistry::Finish(const std::string& id, EditState state, const std::str
   record->edit.set_error(error);
   if (metrics) *record->edit.mutable_metrics() = *metrics;
   record->previous_weights = std::move(previous);
+  if (state == muke::v1::EDIT_STATE_COMMITTED) applied_.push_back(id);
   Transition(*record, state);
+}
+
+absl::StatusOr<TensorMap> EditRegistry::RollbackWeights(const std::string& id) const {
+  std::lock_guard lock(mu_);
+  const Record* record = Find(id);
+  if (!record) return absl::NotFoundError(absl::StrCat("edit '", id, "' not found"));
+  if (record->edit.state() != muke::v1::EDIT_STATE_COMMITTED) {
+    return absl::FailedPreconditionError(absl::StrCat("edit '", id, "' is ",
+                                                      muke::v1::EditState_Name(record->edit.state()),
+                                                      "; only COMMITTED edits can be rolled back"));
+  }
+  if (applied_.empty() || applied_.back() != id) {
+    return absl::FailedPreconditionError(absl::StrCat("edit '", applied_.back(),
+                                                      "' was committed later: roll it back first"));
+  }
+  return record->previous_weights;
+}
+
+muke::v1::Edit EditRegistry::MarkRolledBack(const std::string& id) {
+  std::lock_guard lock(mu_);
+  Record* record = Find(id);
+  applied_.pop_back();
+  record->previous_weights.clear();
+  Transition(*record, muke::v1::EDIT_STATE_ROLLED_BACK);
+  return record->edit;
 }
 
 void EditRegistry::CancelQueued(const std::string& reason) {

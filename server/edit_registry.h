@@ -62,6 +62,11 @@ class EditRegistry {
   // the tensors a COMMITTED edit replaced.
   void Finish(const std::string& id, muke::v1::EditState state, const std::string& error,
               const muke::v1::EditMetrics* metrics, TensorMap previous = {});
+  // The tensors the COMMITTED edit `id` replaced, when it is the newest edit still applied; FAILED_PRECONDITION
+  // naming the newer one otherwise (rollbacks go newest first) or when `id` is not COMMITTED; NOT_FOUND.
+  absl::StatusOr<TensorMap> RollbackWeights(const std::string& id) const;
+  // COMMITTED → ROLLED_BACK, after the worker has put RollbackWeights back.
+  muke::v1::Edit MarkRolledBack(const std::string& id);
   // Ends every edit still QUEUED as CANCELLED with `reason` (shutdown).
   void CancelQueued(const std::string& reason);
 
@@ -84,6 +89,7 @@ class EditRegistry {
   mutable std::mutex mu_;
   mutable std::condition_variable changed_;  // notified on every new event
   std::map<std::string, Record> records_;
+  std::vector<std::string> applied_;  // COMMITTED edits still served, oldest first
   std::vector<std::string> order_;  // ids, oldest first
   std::map<std::string, std::string> by_request_id_;
   std::mt19937_64 random_{std::random_device{}()};

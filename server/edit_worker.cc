@@ -85,7 +85,16 @@ void EditWorker::Run() {
   }
 }
 
+absl::StatusOr<muke::v1::Edit> EditWorker::Rollback(const std::string& id) {
+  std::lock_guard lock(changes_mu_);
+  MUKE_ASSIGN_OR_RETURN(TensorMap previous, registry_.RollbackWeights(id));
+  MUKE_RETURN_IF_ERROR(model_.ApplyEdit(previous).status());
+  Log(LogLevel::kInfo, "edit_rolled_back", {{"id", id}});
+  return registry_.MarkRolledBack(id);
+}
+
 void EditWorker::Process(const EditRegistry::Job& job) {
+  std::lock_guard changes(changes_mu_);
   const Clock::time_point start = Clock::now();
   const EditPlan& plan = job.plan;
   const std::function<bool()> interrupted = [&] { return stopping_.load() || job.cancel->load(); };

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <atomic>
+#include <mutex>
 #include <thread>
 
 #include "server/edit_queue.h"
@@ -24,6 +25,10 @@ class EditWorker {
   // Idempotent.
   void Stop();
 
+  // RollbackEdit: once no edit is being processed, puts back the weights `id` replaced (see
+  // EditRegistry::RollbackWeights for the errors).
+  absl::StatusOr<muke::v1::Edit> Rollback(const std::string& id);
+
  private:
   void Run();
   void Process(const EditRegistry::Job& job);
@@ -32,6 +37,7 @@ class EditWorker {
   EditRegistry& registry_;
   EditQueue& queue_;
   std::atomic<bool> stopping_{false};
+  std::mutex changes_mu_;  // held while an edit is processed and during a rollback: one weight change at a time
   std::thread thread_;
 };
 

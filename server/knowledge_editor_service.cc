@@ -70,9 +70,9 @@ absl::Status Respond(absl::StatusOr<T> result, T* response) {
 
 }  // namespace
 
-KnowledgeEditorService::KnowledgeEditorService(const ServedModel& model, EditRegistry& edits,
+KnowledgeEditorService::KnowledgeEditorService(const ServedModel& model, EditRegistry& edits, EditWorker& worker,
                                                GenerationLimits generation_limits, EditLimits edit_limits)
-    : model_(model), edits_(edits), limits_(generation_limits), edit_limits_(edit_limits) {}
+    : model_(model), edits_(edits), worker_(worker), limits_(generation_limits), edit_limits_(edit_limits) {}
 
 grpc::Status KnowledgeEditorService::GetModelInfo(grpc::ServerContext* context,
                                                   const muke::v1::GetModelInfoRequest* request,
@@ -183,6 +183,12 @@ grpc::Status KnowledgeEditorService::ListEdits(grpc::ServerContext* context, con
 grpc::Status KnowledgeEditorService::CancelEdit(grpc::ServerContext* context,
                                                 const muke::v1::CancelEditRequest* request, muke::v1::Edit* response) {
   return Finish("CancelEdit", Respond(edits_.Cancel(request->id()), response));
+}
+
+grpc::Status KnowledgeEditorService::RollbackEdit(grpc::ServerContext* context,
+                                                  const muke::v1::RollbackEditRequest* request,
+                                                  muke::v1::Edit* response) {
+  return Finish("RollbackEdit", Respond(worker_.Rollback(request->id()), response));
 }
 
 grpc::Status KnowledgeEditorService::WatchEdit(grpc::ServerContext* context, const muke::v1::WatchEditRequest* request,

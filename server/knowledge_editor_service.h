@@ -7,6 +7,7 @@
 #include "muke/v1/knowledge_editor.grpc.pb.h"
 #include "server/edit_registry.h"
 #include "server/edit_request.h"
+#include "server/edit_worker.h"
 #include "server/generate_request.h"
 #include "server/served_model.h"
 
@@ -14,9 +15,9 @@ namespace muke::server {
 
 class KnowledgeEditorService final : public muke::v1::KnowledgeEditor::Service {
  public:
-  // `model` and `edits` must outlive the service.
-  KnowledgeEditorService(const ServedModel& model, EditRegistry& edits, GenerationLimits generation_limits,
-                         EditLimits edit_limits);
+  // `model`, `edits` and `worker` must outlive the service.
+  KnowledgeEditorService(const ServedModel& model, EditRegistry& edits, EditWorker& worker,
+                         GenerationLimits generation_limits, EditLimits edit_limits);
 
   grpc::Status GetModelInfo(grpc::ServerContext* context, const muke::v1::GetModelInfoRequest* request,
                             muke::v1::ModelInfo* response) override;
@@ -38,6 +39,8 @@ class KnowledgeEditorService final : public muke::v1::KnowledgeEditor::Service {
                          grpc::ServerWriter<muke::v1::EditEvent>* writer) override;
   grpc::Status CancelEdit(grpc::ServerContext* context, const muke::v1::CancelEditRequest* request,
                           muke::v1::Edit* response) override;
+  grpc::Status RollbackEdit(grpc::ServerContext* context, const muke::v1::RollbackEditRequest* request,
+                            muke::v1::Edit* response) override;
 
  private:
   absl::Status DoGenerate(grpc::ServerContext* context, const muke::v1::GenerateRequest& request,
@@ -49,6 +52,7 @@ class KnowledgeEditorService final : public muke::v1::KnowledgeEditor::Service {
 
   const ServedModel& model_;
   EditRegistry& edits_;
+  EditWorker& worker_;
   const GenerationLimits limits_;
   const EditLimits edit_limits_;
 };

@@ -122,7 +122,7 @@ absl::Status Serve(const Args& args, const ServerSettings& settings) {
   EditQueue queue(static_cast<size_t>(settings.max_queued_edits));
   EditRegistry edits(queue);
   EditWorker worker(served, edits, queue);
-  KnowledgeEditorService service(served, edits, settings.limits, settings.edit_limits);
+  KnowledgeEditorService service(served, edits, worker, settings.limits, settings.edit_limits);
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;

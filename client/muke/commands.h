@@ -33,5 +33,7 @@ int RunGet(const Args& args, const Connection& connection);
 int RunList(const Args& args, const Connection& connection);
 // cancel ID
 int RunCancel(const Args& args, const Connection& connection);
+// rollback ID: the newest committed edit first.
+int RunRollback(const Args& args, const Connection& connection);
 
 }  // namespace muke::client

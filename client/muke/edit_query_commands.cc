@@ -56,6 +56,13 @@ int RunCancel(const Args& args, const Connection& connection) {
                                                  });
 }
 
+int RunRollback(const Args& args, const Connection& connection) {
+  return CallWithId<muke::v1::RollbackEditRequest>(args, connection, "rollback",
+                                                   [](auto& stub, auto* context, auto& r, auto* e) {
+                                                     return stub.RollbackEdit(context, r, e);
+                                                   });
+}
+
 int RunList(const Args& args, const Connection& connection) {
   muke::v1::ListEditsRequest request;
   const absl::StatusOr<int64_t> page_size = args.GetInt("page-size", 0);

@@ -29,6 +29,7 @@ constexpr char kUsage[] =
     "  get ID                                 show an edit\n"
     "  list [--page-size N] [--page-token T]  the server's edits, newest first\n"
     "  cancel ID                              cancel a queued or running edit\n"
+    "  rollback ID                            put back the weights a committed edit replaced (newest first)\n"
     "global flags:\n"
     "  --server HOST:PORT   server address (default $MUKE_SERVER, else 127.0.0.1:50051)\n"
     "  --json               machine-readable output, one JSON object per line\n"
@@ -60,6 +61,7 @@ const Command kCommands[] = {
     {"get", {}, {}, RunGet, "ID"},
     {"list", {"page-size", "page-token"}, {}, RunList},
     {"cancel", {}, {}, RunCancel, "ID"},
+    {"rollback", {}, {}, RunRollback, "ID"},
 };
 
 // Index in argv of the command word: the first argument that is neither a flag nor the value of a global

@@ -120,6 +120,13 @@ class EditServiceTest : public ::testing::Test {
     return stub_->CancelEdit(&context, request, edit);
   }
 
+  grpc::Status Rollback(const std::string& id, Edit* edit) {
+    grpc::ClientContext context;
+    muke::v1::RollbackEditRequest request;
+    request.set_id(id);
+    return stub_->RollbackEdit(&context, request, edit);
+  }
+
   muke::v1::ListEditsResponse List(int page_size, const std::string& token = "") {
     grpc::ClientContext context;
     muke::v1::ListEditsRequest request;
@@ -470,6 +477,43 @@ TEST_F(EditServiceTest, GenerationGoesOnWhileAnEditRuns) {
               "p50 %.1f ms, p99 %.1f ms, max %.1f ms\n",
               kClients, ended.metrics().windows(), edit_seconds, all.size(), 1e3 * Percentile(all, 0.5),
               1e3 * Percentile(all, 0.99), 1e3 * Percentile(all, 1.0));
+}
+
+// Each rollback brings back exactly the answers served before the edit it undoes (on this tiny model edits
+// interfere with each other, so the reference is the state before each edit, not the pristine one).
+TEST_F(EditServiceTest, RollbackGoesNewestFirstAndRestoresTheAnswers) {
+  const std::vector<std::string> prompts = {"What colour is Max's hat?", "Where does the frog sleep?",
+                                            "Once upon a time, there was a little girl named"};
+  auto answers = [&] {
+    std::vector<std::string> out;
+    for (const std::string& p : prompts) out.push_back(Greedy(p));
+    return out;
+  };
+  const std::vector<std::string> before_a = answers();
+  const Edit a = WaitEnd(MustSubmit(Request(prompts[0], "Max has a green hat with a red feather.")).id());
+  ASSERT_EQ(a.state(), muke::v1::EDIT_STATE_COMMITTED) << a.error();
+  const std::vector<std::string> before_b = answers();
+  ASSERT_NE(before_b, before_a);
+  const Edit b = WaitEnd(MustSubmit(Request(prompts[1], "The frog sleeps on a big leaf in the pond.")).id());
+  ASSERT_EQ(b.state(), muke::v1::EDIT_STATE_COMMITTED) << b.error();
+  const std::vector<std::string> after_b = answers();
+
+  Edit edit;
+  grpc::Status status = Rollback(a.id(), &edit);  // b is newer and still applied
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_TRUE(Contains(status.error_message(), b.id())) << status.error_message();
+  EXPECT_EQ(answers(), after_b);
+
+  ASSERT_TRUE(Rollback(b.id(), &edit).ok());
+  EXPECT_EQ(edit.state(), muke::v1::EDIT_STATE_ROLLED_BACK);
+  EXPECT_EQ(answers(), before_b);
+  const CommandResult client = RunClient({"--server", server_->address(), "--json", "rollback", a.id()});
+  ASSERT_EQ(client.exit_code, 0) << client.out;
+  EXPECT_EQ(json::parse(client.out)["state"], "ROLLED_BACK");
+  EXPECT_EQ(answers(), before_a);
+
+  EXPECT_EQ(Rollback(a.id(), &edit).error_code(), grpc::StatusCode::FAILED_PRECONDITION);  // not COMMITTED now
+  EXPECT_EQ(Rollback("no-such-edit", &edit).error_code(), grpc::StatusCode::NOT_FOUND);
 }
 
 TEST_F(EditServiceTest, ClientCommands) {
