@@ -431,7 +431,7 @@ TEST_F(EditServiceTest, BadInputsNameTheFieldAndChangeNothing) {
 }
 
 TEST_F(EditServiceTest, GenerationGoesOnWhileAnEditRuns) {
-  constexpr int kClients = 4;
+  constexpr int kClients = 8;
   std::atomic<bool> stop{false};
   std::atomic<int> errors{0};
   std::vector<std::vector<double>> latencies(kClients);
