@@ -12,15 +12,10 @@ cmake --build "$BUILD_DIR" --target muke-server muke muke-tool
 
 args=("$@")
 if [[ " $* " != *" --model "* && " $* " != *" --model="* ]]; then
-  model=${MUKE_DATA_DIR:-$PWD/data}/models/stories260K
-  shared=${MUKE_SHARED_DIR:-$PWD/../shared}/models/stories260K
-  if [ ! -f "$model/config.json" ]; then
-    if [ ! -f "$shared/stories260K.bin" ]; then
-      echo "run.sh: no default model: $shared not found." >&2
-      echo "        Pass any Hugging Face model directory: scripts/run.sh --model /path/to/model" >&2
-      exit 1
-    fi
-    "$BUILD_DIR/bin/muke-tool" import-llama2c "$shared/stories260K.bin" "$shared/tok512.model" "$model"
+  source scripts/default-model.sh
+  if ! model=$(default_model "$BUILD_DIR"); then
+    echo "run.sh: pass any Hugging Face model directory: scripts/run.sh --model /path/to/model" >&2
+    exit 1
   fi
   args=(--model "$model" "${args[@]}")
 fi

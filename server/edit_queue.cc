@@ -9,11 +9,11 @@ namespace muke::server {
 
 EditQueue::EditQueue(size_t capacity) : capacity_(capacity) {}
 
-absl::Status EditQueue::Push(const std::string& id) {
+absl::Status EditQueue::Push(const std::string& id, bool beyond_capacity) {
   {
     std::lock_guard lock(mu_);
     if (closed_) return absl::UnavailableError("the server is shutting down and accepts no edits");
-    if (ids_.size() >= capacity_) {
+    if (!beyond_capacity && ids_.size() >= capacity_) {
       return absl::ResourceExhaustedError(
           absl::StrCat("the edit queue is full (limit ", capacity_, " queued edits); retry later"));
     }
@@ -21,6 +21,11 @@ absl::Status EditQueue::Push(const std::string& id) {
   }
   ready_.notify_one();
   return absl::OkStatus();
+}
+
+size_t EditQueue::size() const {
+  std::lock_guard lock(mu_);
+  return ids_.size();
 }
 
 std::optional<std::string> EditQueue::Pop() {

@@ -16,8 +16,10 @@ class EditQueue {
  public:
   explicit EditQueue(size_t capacity);
 
-  // RESOURCE_EXHAUSTED (naming the limit) when full; UNAVAILABLE once closed.
-  absl::Status Push(const std::string& id);
+  // RESOURCE_EXHAUSTED (naming the limit) when full, unless `beyond_capacity` (edits re-queued at startup,
+  // which were accepted before); UNAVAILABLE once closed.
+  absl::Status Push(const std::string& id, bool beyond_capacity = false);
+  size_t size() const;
   // Blocks until an id is queued (the oldest is returned) or the queue is closed (nullopt).
   std::optional<std::string> Pop();
   // Takes `id` out of the queue; false when it is not there.
@@ -27,7 +29,7 @@ class EditQueue {
 
  private:
   const size_t capacity_;
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::condition_variable ready_;
   std::deque<std::string> ids_;
   bool closed_ = false;

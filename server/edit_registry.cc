@@ -7,6 +7,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "core/util/log.h"
 #include "core/util/status.h"
 
 namespace muke::server {
@@ -14,6 +15,10 @@ namespace {
 
 using google::protobuf::util::TimeUtil;
 using muke::v1::EditState;
+
+double SecondsSince(const google::protobuf::Timestamp& time) {
+  return TimeUtil::DurationToNanoseconds(TimeUtil::GetCurrentTime() - time) / 1e9;
+}
 
 absl::Status NotFound(const std::string& id) { return absl::NotFoundError(absl::StrCat("edit '", id, "' not found")); }
 
@@ -24,7 +29,8 @@ bool IsTerminal(EditState state) {
          state == muke::v1::EDIT_STATE_CANCELLED || state == muke::v1::EDIT_STATE_ROLLED_BACK;
 }
 
-EditRegistry::EditRegistry(EditQueue& queue) : queue_(queue) {}
+EditRegistry::EditRegistry(EditQueue& queue, EditJournal* journal, ServerMetrics& metrics)
+    : queue_(queue), journal_(journal), metrics_(metrics) {}
 
 EditRegistry::Record* EditRegistry::Find(const std::string& id) {
   const auto it = records_.find(id);
@@ -54,24 +60,50 @@ void EditRegistry::Transition(Record& record, EditState state) {
   changed_.notify_all();
 }
 
+absl::Status EditRegistry::Journal(const Record& record) {
+  if (!journal_) return absl::OkStatus();
+  JournalRecord entry;
+  *entry.mutable_edit() = record.edit;
+  return Journaled(journal_->Append(entry));
+}
+
+absl::Status EditRegistry::Journaled(absl::Status status) {
+  if (!status.ok()) {
+    metrics_.JournalError("write");
+    return status;
+  }
+  metrics_.JournalRecordWritten();
+  metrics_.SetJournalBytes(journal_->size_bytes());
+  return status;
+}
+
 absl::StatusOr<muke::v1::Edit> EditRegistry::Submit(const muke::v1::EditKnowledgeRequest& request, EditPlan plan) {
   std::lock_guard lock(mu_);
   if (!request.request_id().empty()) {
     const auto it = by_request_id_.find(request.request_id());
     if (it != by_request_id_.end()) return records_.at(it->second).edit;
   }
-  const std::string id = NewId();
-  MUKE_RETURN_IF_ERROR(queue_.Push(id));
-  Record& record = records_[id];
+  Record record;
   record.plan = std::move(plan);
-  record.edit.set_id(id);
+  record.edit.set_id(NewId());
   record.edit.set_request_id(request.request_id());
   *record.edit.mutable_request() = request;
   *record.edit.mutable_create_time() = TimeUtil::GetCurrentTime();
   Transition(record, muke::v1::EDIT_STATE_QUEUED);
+  const std::string id = record.edit.id();
+  MUKE_RETURN_IF_ERROR(queue_.Push(id));
+  // The worker cannot start the edit before it is recorded: Start waits for mu_, and finds no record when the
+  // journal write failed.
+  if (absl::Status journaled = Journal(record); !journaled.ok()) {
+    queue_.Remove(id);
+    return absl::UnavailableError(absl::StrCat("the edit could not be journaled: ", journaled.message()));
+  }
+  const muke::v1::Edit& edit = (records_[id] = std::move(record)).edit;
+  metrics_.EditAccepted();
+  metrics_.SetQueueDepth(queue_.size());
   order_.push_back(id);
   if (!request.request_id().empty()) by_request_id_[request.request_id()] = id;
-  return record.edit;
+  return edit;
 }
 
 absl::StatusOr<muke::v1::Edit> EditRegistry::Get(const std::string& id) const {
@@ -110,6 +142,8 @@ absl::StatusOr<muke::v1::Edit> EditRegistry::Cancel(const std::string& id) {
   if (state == muke::v1::EDIT_STATE_QUEUED && queue_.Remove(id)) {
     record->edit.set_error("cancelled while queued");
     Transition(*record, muke::v1::EDIT_STATE_CANCELLED);
+    metrics_.QueuedEditCancelled(SecondsSince(record->edit.create_time()));
+    metrics_.SetQueueDepth(queue_.size());
   } else {
     // Running, or popped by the worker and about to start: the worker sees the flag.
     record->cancel->store(true);
@@ -130,8 +164,10 @@ absl::StatusOr<std::vector<muke::v1::EditEvent>> EditRegistry::Events(const std:
 std::optional<EditRegistry::Job> EditRegistry::Start(const std::string& id) {
   std::lock_guard lock(mu_);
   Record* record = Find(id);
+  metrics_.SetQueueDepth(queue_.size());
   if (!record || record->edit.state() != muke::v1::EDIT_STATE_QUEUED) return std::nullopt;
   Transition(*record, muke::v1::EDIT_STATE_RUNNING);
+  metrics_.EditStarted();
   return Job{id, record->plan, record->cancel};
 }
 
@@ -161,6 +197,38 @@ void EditRegistry::Finish(const std::string& id, EditState state, const std::str
   record->previous_weights = std::move(previous);
   if (state == muke::v1::EDIT_STATE_COMMITTED) applied_.push_back(id);
   Transition(*record, state);
+  metrics_.EditFinished(state, SecondsSince(record->edit.create_time()), metrics);
+  if (state == muke::v1::EDIT_STATE_COMMITTED) return;
+  if (absl::Status journaled = Journal(*record); !journaled.ok()) {
+    // The edit changed nothing; the next start re-queues it and it runs again.
+    Log(LogLevel::kError, "journal_write_failed", {{"id", id}, {"error", std::string(journaled.message())}});
+  }
+}
+
+absl::Status EditRegistry::JournalCommit(const std::string& id, const muke::v1::EditMetrics& metrics,
+                                         const TensorMap& new_weights) {
+  if (!journal_) return absl::OkStatus();
+  muke::v1::Edit committed;
+  {
+    std::lock_guard lock(mu_);
+    const Record* record = Find(id);
+    if (!record) return NotFound(id);
+    committed = record->edit;
+  }
+  committed.set_state(muke::v1::EDIT_STATE_COMMITTED);
+  *committed.mutable_update_time() = TimeUtil::GetCurrentTime();
+  *committed.mutable_metrics() = metrics;
+  // Outside mu_: writing the weights can take seconds for a large model.
+  return Journaled(journal_->AppendCommit(committed, new_weights));
+}
+
+void EditRegistry::Interrupt(const std::string& id, const std::string& reason) {
+  std::lock_guard lock(mu_);
+  Record* record = Find(id);
+  if (!record) return;
+  record->edit.set_error(reason);
+  Transition(*record, muke::v1::EDIT_STATE_CANCELLED);
+  metrics_.EditFinished(muke::v1::EDIT_STATE_CANCELLED, SecondsSince(record->edit.create_time()), nullptr);
 }
 
 absl::StatusOr<TensorMap> EditRegistry::RollbackWeights(const std::string& id) const {
@@ -179,12 +247,31 @@ absl::StatusOr<TensorMap> EditRegistry::RollbackWeights(const std::string& id) c
   return record->previous_weights;
 }
 
+std::vector<muke::v1::Edit> EditRegistry::Applied() const {
+  std::lock_guard lock(mu_);
+  std::vector<muke::v1::Edit> edits;
+  for (const std::string& id : applied_) edits.push_back(records_.at(id).edit);
+  return edits;
+}
+
+absl::Status EditRegistry::JournalRollback(const std::string& id) {
+  std::lock_guard lock(mu_);
+  const Record* record = Find(id);
+  if (!record) return NotFound(id);
+  Record rolled_back;
+  rolled_back.edit = record->edit;
+  rolled_back.edit.set_state(muke::v1::EDIT_STATE_ROLLED_BACK);
+  *rolled_back.edit.mutable_update_time() = TimeUtil::GetCurrentTime();
+  return Journal(rolled_back);
+}
+
 muke::v1::Edit EditRegistry::MarkRolledBack(const std::string& id) {
   std::lock_guard lock(mu_);
   Record* record = Find(id);
   applied_.pop_back();
   record->previous_weights.clear();
   Transition(*record, muke::v1::EDIT_STATE_ROLLED_BACK);
+  metrics_.EditRolledBack();
   return record->edit;
 }
 
@@ -195,6 +282,50 @@ void EditRegistry::CancelQueued(const std::string& reason) {
     queue_.Remove(id);
     record.edit.set_error(reason);
     Transition(record, muke::v1::EDIT_STATE_CANCELLED);
+    metrics_.QueuedEditCancelled(SecondsSince(record.edit.create_time()));
+  }
+  metrics_.SetQueueDepth(queue_.size());
+}
+
+EditRegistry::Record& EditRegistry::Insert(const std::vector<muke::v1::Edit>& history) {
+  const muke::v1::Edit& edit = history.back();
+  Record& record = records_[edit.id()];
+  record.edit = edit;
+  for (const muke::v1::Edit& snapshot : history) {
+    muke::v1::EditEvent& event = record.events.emplace_back();
+    event.set_state(snapshot.state());
+    *event.mutable_time() = snapshot.update_time();
+    *event.mutable_edit() = snapshot;
+  }
+  order_.push_back(edit.id());
+  if (!edit.request_id().empty()) by_request_id_[edit.request_id()] = edit.id();
+  return record;
+}
+
+void EditRegistry::Restore(const std::vector<muke::v1::Edit>& history, TensorMap previous) {
+  std::lock_guard lock(mu_);
+  Record& record = Insert(history);
+  if (record.edit.state() == muke::v1::EDIT_STATE_COMMITTED) applied_.push_back(record.edit.id());
+  record.previous_weights = std::move(previous);
+}
+
+void EditRegistry::Requeue(const std::vector<muke::v1::Edit>& history, absl::StatusOr<EditPlan> plan) {
+  std::lock_guard lock(mu_);
+  Record& record = Insert(history);
+  if (plan.ok()) record.plan = *std::move(plan);
+  absl::Status status = plan.status();
+  if (status.ok()) status = queue_.Push(record.edit.id(), /*beyond_capacity=*/true);
+  if (status.ok()) {
+    // A QUEUED event noting the restart (the edit may have been running when the server stopped).
+    record.edit.set_error("");
+    Transition(record, muke::v1::EDIT_STATE_QUEUED);
+    metrics_.SetQueueDepth(queue_.size());
+    return;
+  }
+  record.edit.set_error(absl::StrCat("could not be re-queued after a restart: ", status.message()));
+  Transition(record, muke::v1::EDIT_STATE_FAILED);
+  if (absl::Status journaled = Journal(record); !journaled.ok()) {
+    Log(LogLevel::kError, "journal_write_failed", {{"id", record.edit.id()}, {"error", std::string(journaled.message())}});
   }
 }
 

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "core/tokenizer/utf8.h"
 #include "core/util/status.h"
 
 namespace muke::server {
@@ -15,9 +16,10 @@ absl::Status Invalid(const std::string& field, const std::string& problem) {
   return absl::InvalidArgumentError(absl::StrCat(field, ": ", problem));
 }
 
-// Text fields are proto3 strings: gRPC has refused invalid UTF-8 before the request gets here.
+// Text fields are proto `bytes` (so that invalid UTF-8 reaches this check rather than failing to parse).
 absl::Status CheckText(const std::string& field, const std::string& text) {
   if (text.empty()) return Invalid(field, "must not be empty");
+  if (!IsValidUtf8(text)) return Invalid(field, "must be valid UTF-8");
   return absl::OkStatus();
 }
 
@@ -33,16 +35,42 @@ absl::Status CheckRange(const std::string& field, double value, double low, doub
   return absl::OkStatus();
 }
 
-// The model's defaults for the chosen update, with the request's overrides, each checked.
+absl::Status CheckHookLayer(const std::string& field, int64_t hook_layer, const ModelConfig& config) {
+  if (hook_layer < 0 || hook_layer >= config.num_hidden_layers) {
+    return Invalid(field, absl::StrCat("must be in [0, ", config.num_hidden_layers, "), got ", hook_layer));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckLayers(const std::string& field, const EditOptions& o) {
+  const bool ascending = std::adjacent_find(o.layers.begin(), o.layers.end(),
+                                            [](int a, int b) { return a >= b; }) == o.layers.end();
+  if (!ascending || o.layers.empty() || o.layers.front() < 0 || o.layers.back() > o.shift.hook_layer) {
+    return Invalid(field, absl::StrCat("[", absl::StrJoin(o.layers, ", "),
+                                       "] must be strictly ascending within [0, hook_layer ", o.shift.hook_layer, "]"));
+  }
+  return absl::OkStatus();
+}
+
+// The engine's options for `update` on this model with the server's configured defaults over them (unchecked).
+EditOptions ConfiguredOptions(const ModelConfig& config, const EditDefaults& defaults, UpdateKind update) {
+  EditOptions o = DefaultEditOptions(config, update);
+  o.strategy = defaults.strategy;
+  if (defaults.hook_layer) o.shift.hook_layer = *defaults.hook_layer;
+  if (!defaults.layers.empty()) o.layers = defaults.layers;
+  return o;
+}
+
+// The configured defaults for the chosen update, with the request's overrides, each checked.
 absl::StatusOr<EditOptions> Options(const muke::v1::EditKnowledgeRequest& request, const ServedModel& model,
                                     const EditLimits& limits) {
-  UpdateKind update = UpdateKind::kMemit;
+  UpdateKind update = limits.defaults.update;
   if (!request.update().empty()) {
     auto parsed = ParseUpdate(request.update());
     if (!parsed.ok()) return Rename("update", parsed.status());
     update = *parsed;
   }
-  EditOptions o = DefaultEditOptions(model.config(), update);
+  EditOptions o = ConfiguredOptions(model.config(), limits.defaults, update);
   if (!request.strategy().empty()) {
     auto parsed = ParseStrategy(request.strategy());
     if (!parsed.ok()) return Rename("strategy", parsed.status());
@@ -50,26 +78,17 @@ absl::StatusOr<EditOptions> Options(const muke::v1::EditKnowledgeRequest& reques
   }
 
   const muke::v1::EditHyperparameters& h = request.hyperparameters();
-  const int layers = model.config().num_hidden_layers;
   if (h.has_window_size()) {
     MUKE_RETURN_IF_ERROR(CheckRange("hyperparameters.window_size", h.window_size(), 1,
                                     static_cast<double>(limits.max_target_tokens), false));
     o.window_size = h.window_size();
   }
   if (h.has_hook_layer()) {
-    if (h.hook_layer() < 0 || h.hook_layer() >= layers) {
-      return Invalid("hyperparameters.hook_layer", absl::StrCat("must be in [0, ", layers, "), got ", h.hook_layer()));
-    }
+    MUKE_RETURN_IF_ERROR(CheckHookLayer("hyperparameters.hook_layer", h.hook_layer(), model.config()));
     o.shift.hook_layer = h.hook_layer();
   }
   if (h.layers_size() > 0) o.layers.assign(h.layers().begin(), h.layers().end());
-  const bool ascending = std::adjacent_find(o.layers.begin(), o.layers.end(),
-                                            [](int a, int b) { return a >= b; }) == o.layers.end();
-  if (!ascending || o.layers.empty() || o.layers.front() < 0 || o.layers.back() > o.shift.hook_layer) {
-    return Invalid("hyperparameters.layers", absl::StrCat("[", absl::StrJoin(o.layers, ", "),
-                                                          "] must be strictly ascending within [0, hook_layer ",
-                                                          o.shift.hook_layer, "]"));
-  }
+  MUKE_RETURN_IF_ERROR(CheckLayers("hyperparameters.layers", o));
   if (h.has_steps()) {
     MUKE_RETURN_IF_ERROR(CheckRange("hyperparameters.steps", h.steps(), 1, kMaxShiftSteps, false));
     o.shift.steps = h.steps();
@@ -138,6 +157,7 @@ absl::StatusOr<EditPlan> PlanEdit(const muke::v1::EditKnowledgeRequest& request,
     return Invalid("request_id", absl::StrCat("at most ", kMaxRequestIdBytes, " bytes, got ",
                                               request.request_id().size()));
   }
+  if (!IsValidUtf8(request.request_id())) return Invalid("request_id", "must be valid UTF-8");
   if (request.has_acceptance_threshold()) {
     MUKE_RETURN_IF_ERROR(CheckRange("acceptance_threshold", request.acceptance_threshold(), 0, 1, false));
   }
@@ -160,6 +180,18 @@ absl::StatusOr<EditPlan> PlanEdit(const muke::v1::EditKnowledgeRequest& request,
                                         model.config().max_position_embeddings - longest_prompt);
   if (request.has_acceptance_threshold()) plan.acceptance_threshold = request.acceptance_threshold();
   return plan;
+}
+
+absl::Status CheckEditDefaults(const EditDefaults& defaults, const ModelConfig& model) {
+  if (defaults.hook_layer) MUKE_RETURN_IF_ERROR(CheckHookLayer("edit.hook_layer", *defaults.hook_layer, model));
+  const EditOptions o = ConfiguredOptions(model, defaults, defaults.update);
+  const absl::Status status = CheckLayers("edit.layers", o);
+  if (!status.ok() && defaults.layers.empty()) {
+    return Invalid("edit.layers", absl::StrCat("unset, and the model's default [", absl::StrJoin(o.layers, ", "),
+                                               "] is not within [0, hook_layer ", o.shift.hook_layer,
+                                               "]: set edit.layers too"));
+  }
+  return status;
 }
 
 }  // namespace muke::server

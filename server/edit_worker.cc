@@ -19,6 +19,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 constexpr char kShutdownReason[] = "server shutting down";
+constexpr char kShutdownRequeueReason[] = "server shutting down; the edit runs again when the server restarts";
 constexpr char kCancelReason[] = "cancelled by CancelEdit";
 // Step events between the first and the last of a window are sent at most this often.
 constexpr auto kStepEventInterval = std::chrono::milliseconds(100);
@@ -76,7 +77,7 @@ void EditWorker::Stop() {
   stopping_ = true;
   queue_.Close();
   if (thread_.joinable()) thread_.join();
-  registry_.CancelQueued(kShutdownReason);
+  registry_.CancelQueued(registry_.durable() ? kShutdownRequeueReason : kShutdownReason);
 }
 
 void EditWorker::Run() {
@@ -88,9 +89,15 @@ void EditWorker::Run() {
 absl::StatusOr<muke::v1::Edit> EditWorker::Rollback(const std::string& id) {
   std::lock_guard lock(changes_mu_);
   MUKE_ASSIGN_OR_RETURN(TensorMap previous, registry_.RollbackWeights(id));
+  MUKE_RETURN_IF_ERROR(registry_.JournalRollback(id));
   MUKE_RETURN_IF_ERROR(model_.ApplyEdit(previous).status());
   Log(LogLevel::kInfo, "edit_rolled_back", {{"id", id}});
   return registry_.MarkRolledBack(id);
+}
+
+absl::Status EditWorker::WithoutChanges(const std::function<absl::Status()>& fn) {
+  std::lock_guard lock(changes_mu_);
+  return fn();
 }
 
 void EditWorker::Process(const EditRegistry::Job& job) {
@@ -108,7 +115,11 @@ void EditWorker::Process(const EditRegistry::Job& job) {
          {"seconds", std::to_string(SecondsSince(start))}});
   };
   auto cancelled = [&](const muke::v1::EditMetrics* metrics) {
-    finish(muke::v1::EDIT_STATE_CANCELLED, stopping_ ? kShutdownReason : kCancelReason, metrics);
+    if (!stopping_) return finish(muke::v1::EDIT_STATE_CANCELLED, kCancelReason, metrics);
+    // Still accepted in the journal: the next start runs it again.
+    const char* reason = registry_.durable() ? kShutdownRequeueReason : kShutdownReason;
+    registry_.Interrupt(job.id, reason);
+    Log(LogLevel::kInfo, "edit_interrupted", {{"id", job.id}, {"reason", reason}});
   };
   Log(LogLevel::kInfo, "edit_started", {{"id", job.id}, {"target_tokens", std::to_string(plan.tokens.target.size())}});
 
@@ -170,6 +181,12 @@ void EditWorker::Process(const EditRegistry::Job& job) {
 
   // The last point at which a cancel is honoured: from here on the edit is committed.
   if (interrupted()) return cancelled(&metrics);
+  t0 = Clock::now();
+  if (absl::Status journaled = registry_.JournalCommit(job.id, metrics, result->new_weights); !journaled.ok()) {
+    return finish(muke::v1::EDIT_STATE_FAILED, absl::StrCat("could not journal the commit: ", journaled.message()),
+                  &metrics);
+  }
+  stage_seconds["journal"] = SecondsSince(t0);
   t0 = Clock::now();
   absl::StatusOr<TensorMap> previous = model_.ApplyEdit(result->new_weights);
   stage_seconds["apply"] = SecondsSince(t0);

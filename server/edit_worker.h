@@ -5,6 +5,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <mutex>
 #include <thread>
 
@@ -28,6 +29,9 @@ class EditWorker {
   // RollbackEdit: once no edit is being processed, puts back the weights `id` replaced (see
   // EditRegistry::RollbackWeights for the errors).
   absl::StatusOr<muke::v1::Edit> Rollback(const std::string& id);
+
+  // Runs `fn` once no edit is being processed, with none applied or rolled back until it returns (exports).
+  absl::Status WithoutChanges(const std::function<absl::Status()>& fn);
 
  private:
   void Run();

@@ -8,8 +8,11 @@
 #include <google/protobuf/util/time_util.h>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "core/util/log.h"
 #include "core/util/status.h"
+#include "server/checkpoint_export.h"
 #include "server/grpc_status.h"
 #include "server/text_delta_stream.h"
 
@@ -53,11 +56,25 @@ grpc::Status Finish(const char* rpc, const absl::Status& status) {
     const bool caller_error = absl::IsInvalidArgument(status) || absl::IsCancelled(status) ||
                               absl::IsFailedPrecondition(status) || absl::IsOutOfRange(status) ||
                               absl::IsNotFound(status) || absl::IsResourceExhausted(status) ||
-                              absl::IsUnavailable(status);
+                              absl::IsUnavailable(status) || absl::IsAlreadyExists(status);
     Log(caller_error ? LogLevel::kInfo : LogLevel::kError, "rpc_failed",
         {{"rpc", rpc}, {"code", absl::StatusCodeToString(status.code())}, {"message", std::string(status.message())}});
   }
   return ToGrpcStatus(status);
+}
+
+void CountTokens(const TimedGeneration& generation, GenerateCall* call) {
+  call->generated_tokens = static_cast<int64_t>(generation.result.ids.size());
+  if (!generation.result.ids.empty()) {
+    call->time_to_first_token_seconds = std::chrono::duration<double>(generation.prefill).count();
+  }
+}
+
+void RecordCall(std::chrono::steady_clock::time_point start, const absl::Status& status, GenerateCall* call,
+                ServerMetrics& metrics) {
+  call->code = status.code();
+  call->seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  metrics.GenerateFinished(*call);
 }
 
 // Stores a StatusOr's value in *response, or returns its error.
@@ -71,8 +88,15 @@ absl::Status Respond(absl::StatusOr<T> result, T* response) {
 }  // namespace
 
 KnowledgeEditorService::KnowledgeEditorService(const ServedModel& model, EditRegistry& edits, EditWorker& worker,
-                                               GenerationLimits generation_limits, EditLimits edit_limits)
-    : model_(model), edits_(edits), worker_(worker), limits_(generation_limits), edit_limits_(edit_limits) {}
+                                               ServerMetrics& metrics, GenerationLimits generation_limits,
+                                               EditLimits edit_limits, std::string export_dir)
+    : model_(model),
+      edits_(edits),
+      worker_(worker),
+      metrics_(metrics),
+      limits_(generation_limits),
+      edit_limits_(edit_limits),
+      export_dir_(std::move(export_dir)) {}
 
 grpc::Status KnowledgeEditorService::GetModelInfo(grpc::ServerContext* context,
                                                   const muke::v1::GetModelInfoRequest* request,
@@ -98,21 +122,31 @@ grpc::Status KnowledgeEditorService::GetModelInfo(grpc::ServerContext* context,
 
 grpc::Status KnowledgeEditorService::Generate(grpc::ServerContext* context, const muke::v1::GenerateRequest* request,
                                               muke::v1::GenerateResponse* response) {
-  return Finish("Generate", DoGenerate(context, *request, response));
+  const auto start = std::chrono::steady_clock::now();
+  GenerateCall call{GenerateMethod::kGenerate};
+  const absl::Status status = DoGenerate(context, *request, response, &call);
+  RecordCall(start, status, &call, metrics_);
+  return Finish("Generate", status);
 }
 
 grpc::Status KnowledgeEditorService::GenerateStream(grpc::ServerContext* context,
                                                     const muke::v1::GenerateRequest* request,
                                                     grpc::ServerWriter<muke::v1::GenerateStreamResponse>* writer) {
-  return Finish("GenerateStream", DoGenerateStream(context, *request, writer));
+  const auto start = std::chrono::steady_clock::now();
+  GenerateCall call{GenerateMethod::kGenerateStream};
+  const absl::Status status = DoGenerateStream(context, *request, writer, &call);
+  RecordCall(start, status, &call, metrics_);
+  return Finish("GenerateStream", status);
 }
 
 absl::Status KnowledgeEditorService::DoGenerate(grpc::ServerContext* context,
                                                 const muke::v1::GenerateRequest& request,
-                                                muke::v1::GenerateResponse* response) {
+                                                muke::v1::GenerateResponse* response, GenerateCall* call) {
   MUKE_ASSIGN_OR_RETURN(GenerationPlan plan, PlanGeneration(request, model_, limits_));
+  call->prompt_tokens = static_cast<int64_t>(plan.prompt_ids.size());
   plan.options.on_token = [context](int64_t) { return !context->IsCancelled(); };
   MUKE_ASSIGN_OR_RETURN(TimedGeneration generation, model_.Generate(plan.prompt_ids, plan.options));
+  CountTokens(generation, call);
   LogGeneration("Generate", plan, generation);
   if (generation.result.finish_reason == "cancelled") return Cancelled("Generate", generation);
   MUKE_ASSIGN_OR_RETURN(std::string text,
@@ -128,8 +162,10 @@ absl::Status KnowledgeEditorService::DoGenerate(grpc::ServerContext* context,
 
 absl::Status KnowledgeEditorService::DoGenerateStream(grpc::ServerContext* context,
                                                       const muke::v1::GenerateRequest& request,
-                                                      grpc::ServerWriter<muke::v1::GenerateStreamResponse>* writer) {
+                                                      grpc::ServerWriter<muke::v1::GenerateStreamResponse>* writer,
+                                                      GenerateCall* call) {
   MUKE_ASSIGN_OR_RETURN(GenerationPlan plan, PlanGeneration(request, model_, limits_));
+  call->prompt_tokens = static_cast<int64_t>(plan.prompt_ids.size());
   TextDeltaStream text(model_.tokenizer(), plan.prompt_ids);
   absl::Status stream_status;
   plan.options.on_token = [&](int64_t id) {
@@ -144,6 +180,7 @@ absl::Status KnowledgeEditorService::DoGenerateStream(grpc::ServerContext* conte
     return !context->IsCancelled() && writer->Write(message);
   };
   MUKE_ASSIGN_OR_RETURN(TimedGeneration generation, model_.Generate(plan.prompt_ids, plan.options));
+  CountTokens(generation, call);
   MUKE_RETURN_IF_ERROR(stream_status);
   LogGeneration("GenerateStream", plan, generation);
   if (generation.result.finish_reason == "cancelled") return Cancelled("GenerateStream", generation);
@@ -189,6 +226,45 @@ grpc::Status KnowledgeEditorService::RollbackEdit(grpc::ServerContext* context,
                                                   const muke::v1::RollbackEditRequest* request,
                                                   muke::v1::Edit* response) {
   return Finish("RollbackEdit", Respond(worker_.Rollback(request->id()), response));
+}
+
+grpc::Status KnowledgeEditorService::ExportCheckpoint(grpc::ServerContext* context,
+                                                      const muke::v1::ExportCheckpointRequest* request,
+                                                      muke::v1::ExportCheckpointResponse* response) {
+  return Finish("ExportCheckpoint", DoExportCheckpoint(*request, response));
+}
+
+absl::Status KnowledgeEditorService::DoExportCheckpoint(const muke::v1::ExportCheckpointRequest& request,
+                                                        muke::v1::ExportCheckpointResponse* response) {
+  const auto start = std::chrono::steady_clock::now();
+  if (export_dir_.empty()) {
+    return absl::FailedPreconditionError("this server has no export directory (start it with --data-dir or --export-dir)");
+  }
+  const std::string path = request.path().empty()
+                               ? absl::StrCat("checkpoint-", absl::FormatTime("%Y%m%dT%H%M%SZ", absl::Now(), absl::UTCTimeZone()))
+                               : request.path();
+  MUKE_RETURN_IF_ERROR(CheckExportPath(path));
+  const uint64_t max_shard_bytes = request.has_max_shard_bytes() ? request.max_shard_bytes() : 5ull << 30;
+  if (request.has_max_shard_bytes() && request.max_shard_bytes() < static_cast<int64_t>(kMinShardBytes)) {
+    return absl::InvalidArgumentError(absl::StrCat("max_shard_bytes: must be at least ", kMinShardBytes, ", got ",
+                                                   request.max_shard_bytes()));
+  }
+  absl::StatusOr<ExportedCheckpoint> exported = absl::InternalError("not exported");
+  std::vector<muke::v1::Edit> edits;
+  MUKE_RETURN_IF_ERROR(worker_.WithoutChanges([&] {
+    edits = edits_.Applied();
+    exported = muke::server::ExportCheckpoint(model_, export_dir_, path, request.overwrite(), max_shard_bytes, edits);
+    return exported.status();
+  }));
+  response->set_path(exported->dir);
+  response->mutable_files()->Add(exported->files.begin(), exported->files.end());
+  response->set_bytes(exported->bytes);
+  for (const muke::v1::Edit& edit : edits) response->add_edit_ids(edit.id());
+  *response->mutable_duration() = TimeUtil::NanosecondsToDuration(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start).count());
+  Log(LogLevel::kInfo, "exported", {{"path", exported->dir}, {"edits", std::to_string(edits.size())},
+                                    {"bytes", std::to_string(exported->bytes)}});
+  return absl::OkStatus();
 }
 
 grpc::Status KnowledgeEditorService::WatchEdit(grpc::ServerContext* context, const muke::v1::WatchEditRequest* request,

@@ -55,6 +55,11 @@ absl::StatusOr<EditResult> ServedModel::ComputeEdit(const EditTokens& tokens, co
   return editor_.Edit({tokens}, options, progress);
 }
 
+absl::Status ServedModel::Save(const std::string& dir, uint64_t max_shard_bytes) const {
+  std::shared_lock lock(weights_mutex_);
+  return model_->Save(dir, model_->dtype(), max_shard_bytes);
+}
+
 absl::StatusOr<TensorMap> ServedModel::ApplyEdit(const TensorMap& new_weights) {
   std::unique_lock lock(weights_mutex_);
   return CatchExceptions("apply", [&] { return editor_.Apply(new_weights); });

@@ -49,6 +49,8 @@ class ServedModel {
   // Editor::Edit under the shared lock: new weights computed on copies; the served ones are unchanged.
   absl::StatusOr<EditResult> ComputeEdit(const EditTokens& tokens, const EditOptions& options,
                                          const EditProgressFn& progress) const;
+  // Model::Save of the current weights (in the served dtype) into `dir`, under the shared lock.
+  absl::Status Save(const std::string& dir, uint64_t max_shard_bytes) const;
   // Editor::Apply under the exclusive lock: swaps `new_weights` in (all or nothing) and returns the tensors
   // they replaced, which restore the model to its state before.
   absl::StatusOr<TensorMap> ApplyEdit(const TensorMap& new_weights);

@@ -15,6 +15,7 @@ constexpr int kExitRejected = 4;     // the server refused the request (INVALID_
                                      // NOT_FOUND)
 constexpr int kExitEditNotCommitted = 5;  // the watched edit ended FAILED or CANCELLED
 constexpr int kExitBusy = 6;              // RESOURCE_EXHAUSTED: the edit queue is full; retry later
+constexpr int kExitUnauthenticated = 7;   // UNAUTHENTICATED: no token, or not the server's (--token)
 
 // info: describes the served model.
 int RunInfo(const Args& args, const Connection& connection);
@@ -35,5 +36,10 @@ int RunList(const Args& args, const Connection& connection);
 int RunCancel(const Args& args, const Connection& connection);
 // rollback ID: the newest committed edit first.
 int RunRollback(const Args& args, const Connection& connection);
+// export [--path PATH] [--overwrite] [--max-shard-bytes N]: ExportCheckpoint.
+int RunExport(const Args& args, const Connection& connection);
+// bench [--clients N] [--duration SECONDS] [--edits M] [--max-new-tokens K] [--prompt TEXT] [--think-ms T]:
+// N clients generating while M edits run one after another; throughput, latency, errors and edits/min.
+int RunBench(const Args& args, const Connection& connection);
 
 }  // namespace muke::client

@@ -2,10 +2,14 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <fstream>
 #include <iostream>
+#include <sstream>
 #include <utility>
 
 #include "absl/status/status.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
 #include "client/muke/commands.h"
 #include "core/util/status.h"
 
@@ -15,7 +19,50 @@ namespace {
 
 constexpr double kDefaultTimeoutSeconds = 60;
 
+// `flag`'s value, else the environment variable `env` when it is set and not empty, else "".
+std::string FlagOrEnv(const Args& args, const std::string& flag, const char* env) {
+  const char* value = std::getenv(env);
+  return args.Get(flag, value ? value : "");
+}
+
+absl::StatusOr<std::string> ReadFile(const std::string& what, const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat(what, " ", path, ": cannot read"));
+  std::ostringstream content;
+  content << in.rdbuf();
+  return std::move(content).str();
+}
+
+// --token, else the content of --token-file (without trailing whitespace), else $MUKE_TOKEN; "" for none.
+absl::StatusOr<std::string> Token(const Args& args) {
+  if (args.Has("token") && args.Has("token-file")) {
+    return absl::InvalidArgumentError("give --token or --token-file, not both");
+  }
+  if (args.Has("token-file")) {
+    MUKE_ASSIGN_OR_RETURN(std::string content, ReadFile("--token-file", args.Get("token-file")));
+    const std::string token(absl::StripTrailingAsciiWhitespace(content));
+    if (token.empty()) return absl::InvalidArgumentError("--token-file " + args.Get("token-file") + " is empty");
+    return token;
+  }
+  if (args.Has("token") && args.Get("token").empty()) return absl::InvalidArgumentError("--token must not be empty");
+  return FlagOrEnv(args, "token", "MUKE_TOKEN");
+}
+
+// TLS trusting the PEM root certificates of --tls-ca (else $MUKE_TLS_CA); plaintext when neither is set.
+absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> ChannelCredentials(const Args& args) {
+  const std::string ca_file = FlagOrEnv(args, "tls-ca", "MUKE_TLS_CA");
+  if (ca_file.empty()) return grpc::InsecureChannelCredentials();
+  grpc::SslCredentialsOptions options;
+  MUKE_ASSIGN_OR_RETURN(options.pem_root_certs, ReadFile("--tls-ca", ca_file));
+  return grpc::SslCredentials(options);
+}
+
 }  // namespace
+
+const std::set<std::string>& Connection::Flags() {
+  static const std::set<std::string> flags = {"server", "timeout", "token", "token-file", "tls-ca"};
+  return flags;
+}
 
 absl::StatusOr<Connection> Connection::FromFlags(const Args& args) {
   const char* env = std::getenv("MUKE_SERVER");
@@ -23,13 +70,17 @@ absl::StatusOr<Connection> Connection::FromFlags(const Args& args) {
   if (address.empty()) return absl::InvalidArgumentError("--server must not be empty");
   MUKE_ASSIGN_OR_RETURN(double timeout, args.GetDouble("timeout", kDefaultTimeoutSeconds));
   if (!(timeout >= 0)) return absl::InvalidArgumentError("--timeout must be >= 0 seconds");
-  return Connection(address, timeout);
+  MUKE_ASSIGN_OR_RETURN(std::string token, Token(args));
+  MUKE_ASSIGN_OR_RETURN(std::shared_ptr<grpc::ChannelCredentials> credentials, ChannelCredentials(args));
+  return Connection(address, timeout, std::move(token), std::move(credentials));
 }
 
-Connection::Connection(std::string address, double timeout_seconds)
+Connection::Connection(std::string address, double timeout_seconds, std::string token,
+                       std::shared_ptr<grpc::ChannelCredentials> credentials)
     : address_(std::move(address)),
       timeout_seconds_(timeout_seconds),
-      channel_(grpc::CreateChannel(address_, grpc::InsecureChannelCredentials())) {}
+      token_(std::move(token)),
+      channel_(grpc::CreateChannel(address_, credentials)) {}
 
 void Connection::Prepare(grpc::ClientContext* context) const {
   if (timeout_seconds_ > 0) {
@@ -37,6 +88,9 @@ void Connection::Prepare(grpc::ClientContext* context) const {
                           std::chrono::duration_cast<std::chrono::system_clock::duration>(
                               std::chrono::duration<double>(timeout_seconds_)));
   }
+  // Call metadata rather than call credentials: gRPC sends those only over TLS, and a token-checking server
+  // may also sit behind a TLS-terminating proxy on a plaintext port.
+  if (!token_.empty()) context->AddMetadata("authorization", "Bearer " + token_);
 }
 
 int Connection::Fail(const std::string& command, const grpc::Status& status) const {
@@ -54,6 +108,7 @@ int Connection::Fail(const std::string& command, const grpc::Status& status) con
     return kExitRejected;
   }
   if (code == grpc::StatusCode::RESOURCE_EXHAUSTED) return kExitBusy;
+  if (code == grpc::StatusCode::UNAUTHENTICATED) return kExitUnauthenticated;
   return kExitFailure;
 }
 

@@ -162,22 +162,23 @@ absl::StatusOr<EvalReport> RunEvaluation(Editor& editor, const Tokenizer& tokeni
     r.nll_hooked = edit.cases[0].nll_hooked;
     r.nll_after = edit.cases[0].nll_after;
 
+    // The greedy answer to `prompt` with the new weights, scored against the target.
     const int64_t budget = r.target_tokens + o.margin_tokens;
-    MUKE_ASSIGN_OR_RETURN(r.prediction, Answer(model, tokenizer, tokens.prompt, budget, &edit.new_weights));
-    const std::string padded = PadPrediction(r.prediction);
-    r.bleu_char = CharBleu(padded, r.answer);
-    const RougeScores rouge = RougeRecall(padded, r.answer);
-    r.rouge1_r = rouge.rouge1_r;
-    r.rouge2_r = rouge.rouge2_r;
-    r.rougeL_r = rouge.rougeL_r;
+    auto score = [&](const std::vector<int64_t>& prompt, std::string* prediction, double* bleu_char,
+                     double* rouge1_r, double* rouge2_r, double* rougeL_r) -> absl::Status {
+      MUKE_ASSIGN_OR_RETURN(*prediction, Answer(model, tokenizer, prompt, budget, &edit.new_weights));
+      const std::string padded = PadPrediction(*prediction);
+      *bleu_char = CharBleu(padded, r.answer);
+      const RougeScores rouge = RougeRecall(padded, r.answer);
+      *rouge1_r = rouge.rouge1_r;
+      *rouge2_r = rouge.rouge2_r;
+      *rougeL_r = rouge.rougeL_r;
+      return absl::OkStatus();
+    };
+    MUKE_RETURN_IF_ERROR(score(tokens.prompt, &r.prediction, &r.bleu_char, &r.rouge1_r, &r.rouge2_r, &r.rougeL_r));
     if (!para_prompt.empty()) {
-      MUKE_ASSIGN_OR_RETURN(r.para_prediction, Answer(model, tokenizer, para_prompt, budget, &edit.new_weights));
-      const std::string para_padded = PadPrediction(r.para_prediction);
-      r.para_bleu_char = CharBleu(para_padded, r.answer);
-      const RougeScores para_rouge = RougeRecall(para_padded, r.answer);
-      r.para_rouge1_r = para_rouge.rouge1_r;
-      r.para_rouge2_r = para_rouge.rouge2_r;
-      r.para_rougeL_r = para_rouge.rougeL_r;
+      MUKE_RETURN_IF_ERROR(score(para_prompt, &r.para_prediction, &r.para_bleu_char, &r.para_rouge1_r,
+                                 &r.para_rouge2_r, &r.para_rougeL_r));
     }
     MUKE_ASSIGN_OR_RETURN(LocalityScore locality, MeasureLocality(model, baseline, &edit.new_weights));
     r.locality = locality.unchanged;

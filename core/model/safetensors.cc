@@ -20,6 +20,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "core/util/file_io.h"
 #include "core/util/status.h"
 
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "safetensors data is little-endian, like the host must be");
@@ -258,27 +259,6 @@ struct Chunk {
   uint64_t size;
 };
 
-absl::Status WriteChunk(int fd, const Chunk& chunk, const std::string& path) {
-  const char* next = static_cast<const char*>(chunk.data);
-  for (uint64_t left = chunk.size; left > 0;) {
-    const ssize_t written = write(fd, next, std::min<uint64_t>(left, 1u << 30));
-    if (written < 0 && errno == EINTR) continue;
-    if (written < 0) return absl::ErrnoToStatus(errno, absl::StrCat(path, ": write failed"));
-    next += written;
-    left -= written;
-  }
-  return absl::OkStatus();
-}
-
-absl::Status FsyncDirectory(const std::string& dir) {
-  const int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return absl::ErrnoToStatus(errno, absl::StrCat(dir, ": cannot open directory"));
-  const int result = fsync(fd);
-  const int error = errno;
-  close(fd);
-  return result == 0 ? absl::OkStatus() : absl::ErrnoToStatus(error, absl::StrCat(dir, ": fsync failed"));
-}
-
 // Writes `chunks` to `path` atomically: `<path>.tmp.<pid>`, fsync, rename, fsync of the directory.
 absl::Status WriteFileAtomically(const std::string& path, const std::vector<Chunk>& chunks) {
   const std::string temp = absl::StrCat(path, ".tmp.", getpid());
@@ -286,7 +266,7 @@ absl::Status WriteFileAtomically(const std::string& path, const std::vector<Chun
   if (fd < 0) return absl::ErrnoToStatus(errno, absl::StrCat(temp, ": cannot create"));
   absl::Status status;
   for (const Chunk& chunk : chunks) {
-    status = WriteChunk(fd, chunk, temp);
+    status = WriteAll(fd, chunk.data, chunk.size, temp);
     if (!status.ok()) break;
   }
   if (status.ok() && fsync(fd) != 0) status = absl::ErrnoToStatus(errno, absl::StrCat(temp, ": fsync failed"));

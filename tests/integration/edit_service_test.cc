@@ -382,6 +382,15 @@ TEST_F(EditServiceTest, BadInputsNameTheFieldAndChangeNothing) {
       {"empty paraphrase", [](auto& r) { r.add_paraphrases(""); }, {"paraphrases[0]"}},
       {"acceptance threshold over 1", [](auto& r) { r.set_acceptance_threshold(1.5); }, {"acceptance_threshold"}},
       {"request id too long", [](auto& r) { r.set_request_id(std::string(200, 'x')); }, {"request_id", "128"}},
+      {"infinite lambda",
+       [](auto& r) { r.mutable_hyperparameters()->set_lambda(std::numeric_limits<double>::infinity()); },
+       {"hyperparameters.lambda", "finite"}},
+      // The text fields are proto `bytes`, so invalid UTF-8 reaches the service and is named.
+      {"invalid UTF-8 prompt", [](auto& r) { r.set_prompt("Who\xff is it?"); }, {"prompt", "UTF-8"}},
+      {"invalid UTF-8 target", [](auto& r) { r.set_target("An \xc3\x28 answer"); }, {"target", "UTF-8"}},
+      {"invalid UTF-8 paraphrase", [](auto& r) { r.add_paraphrases("Who is \xed\xa0\x80?"); },
+       {"paraphrases[0]", "UTF-8"}},
+      {"invalid UTF-8 request id", [](auto& r) { r.set_request_id("id-\xfe"); }, {"request_id", "UTF-8"}},
   };
   const std::string probe = "Mom said it was time for bed, but";
   const std::string before = Greedy(probe);
@@ -398,13 +407,24 @@ TEST_F(EditServiceTest, BadInputsNameTheFieldAndChangeNothing) {
     }
   }
 
-  // Invalid UTF-8 in a proto3 string: gRPC's parser refuses the request before the service sees it.
-  for (auto mutate : std::vector<std::function<void(EditKnowledgeRequest&)>>{
-           [](auto& r) { r.set_prompt("Who\xff is it?"); }, [](auto& r) { r.set_target("An \xc3\x28 answer"); }}) {
-    EditKnowledgeRequest request = Request("Who is Tim?", "Tim is a boy who likes trains.");
-    mutate(request);
-    Edit edit;
-    EXPECT_EQ(Submit(request, &edit).error_code(), grpc::StatusCode::INTERNAL);
+  {
+    // This server has no export directory (no --data-dir).
+    grpc::ClientContext context;
+    muke::v1::ExportCheckpointRequest request;
+    request.set_path("../../etc");
+    muke::v1::ExportCheckpointResponse response;
+    const grpc::Status status = stub_->ExportCheckpoint(&context, request, &response);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << status.error_message();
+    EXPECT_TRUE(Contains(status.error_message(), "export directory")) << status.error_message();
+  }
+  {
+    grpc::ClientContext context;
+    muke::v1::GenerateRequest request;
+    request.set_prompt("Lily \xc0\xaf went");
+    muke::v1::GenerateResponse response;
+    const grpc::Status status = stub_->Generate(&context, request, &response);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << status.error_message();
+    EXPECT_TRUE(Contains(status.error_message(), "prompt")) << status.error_message();
   }
 
   Edit edit;

@@ -31,8 +31,8 @@ inline constexpr auto kStartTimeout = std::chrono::seconds(60);
 
 inline std::chrono::system_clock::time_point In(std::chrono::seconds s) { return std::chrono::system_clock::now() + s; }
 
-// A muke-server child process listening on 127.0.0.1:0 (plus `extra_args`); ready once it has printed its
-// address.
+// A muke-server child process listening on 127.0.0.1:0 with its metrics on another free port (plus
+// `extra_args`, which may override both); ready once it has printed its address.
 class ServerProcess {
  public:
   explicit ServerProcess(const std::string& model_dir, const std::vector<std::string>& extra_args = {}) {
@@ -41,7 +41,8 @@ class ServerProcess {
       ADD_FAILURE() << "pipe2 failed";
       return;
     }
-    std::vector<std::string> argv = {MUKE_SERVER_PATH, "--model", model_dir, "--listen", "127.0.0.1:0"};
+    std::vector<std::string> argv = {MUKE_SERVER_PATH, "--model", model_dir, "--listen", "127.0.0.1:0",
+                                     "--metrics-listen", "127.0.0.1:0"};
     argv.insert(argv.end(), extra_args.begin(), extra_args.end());
     std::vector<char*> cargv;
     for (auto& a : argv) cargv.push_back(a.data());
@@ -70,12 +71,22 @@ class ServerProcess {
   }
 
   const std::string& address() const { return address_; }
+  // HOST:PORT of the Prometheus endpoint (empty when the server serves none).
+  const std::string& metrics_address() const { return metrics_address_; }
   const std::string& ready_line() const { return ready_line_; }
 
   // Sends SIGTERM and waits up to `timeout` for the process to end; its wait status, or nullopt on timeout.
-  std::optional<int> Terminate(std::chrono::seconds timeout) {
+  std::optional<int> Terminate(std::chrono::seconds timeout) { return Signal(SIGTERM, timeout); }
+  // kill -9.
+  std::optional<int> Kill() { return Signal(SIGKILL, std::chrono::seconds(10)); }
+  // Waits up to `timeout` for the process to end by itself; its wait status, or nullopt.
+  std::optional<int> WaitExit(std::chrono::seconds timeout) { return Signal(0, timeout); }
+
+ private:
+  // Sends `signal` (0: none) and waits up to `timeout` for the process to end.
+  std::optional<int> Signal(int signal, std::chrono::seconds timeout) {
     if (pid_ <= 0) return std::nullopt;  // never kill(-1, ...)
-    kill(pid_, SIGTERM);
+    if (signal != 0) kill(pid_, signal);
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     while (std::chrono::steady_clock::now() < deadline) {
       int status = 0;
@@ -88,7 +99,6 @@ class ServerProcess {
     return std::nullopt;
   }
 
- private:
   // Reads stdout up to the ready line `muke-server listening on ADDR (model DIR)`.
   void ReadAddress() {
     const auto deadline = std::chrono::steady_clock::now() + kStartTimeout;
@@ -112,12 +122,19 @@ class ServerProcess {
       return;
     }
     address_ = ready_line_.substr(prefix.size(), ready_line_.find(' ', prefix.size()) - prefix.size());
+    const std::string metrics = "metrics http://";
+    const size_t at = ready_line_.find(metrics);
+    if (at != std::string::npos) {
+      const size_t begin = at + metrics.size();
+      metrics_address_ = ready_line_.substr(begin, ready_line_.find('/', begin) - begin);
+    }
   }
 
   pid_t pid_ = -1;
   int stdout_fd_ = -1;
   std::string ready_line_;
   std::string address_;
+  std::string metrics_address_;
 };
 
 // Waits until the server's health service reports SERVING.

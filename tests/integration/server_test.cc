@@ -119,8 +119,10 @@ muke::v1::GenerateRequest GreedyRequest(const std::string& prompt, int max_new_t
   return request;
 }
 
-TEST_F(ServerTest, PrintsItsAddressAndModel) {
-  EXPECT_EQ(server_->ready_line(), "muke-server listening on " + server_->address() + " (model " + model_dir_ + ")");
+TEST_F(ServerTest, PrintsItsAddressModelAndMetricsAddress) {
+  ASSERT_FALSE(server_->metrics_address().empty());
+  EXPECT_EQ(server_->ready_line(), "muke-server listening on " + server_->address() + " (model " + model_dir_ +
+                                       ", metrics http://" + server_->metrics_address() + "/metrics)");
 }
 
 TEST_F(ServerTest, GetModelInfoMatchesTheConfig) {
