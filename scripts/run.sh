@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds muke and starts muke-server. Without --model it serves the default model: stories260K, imported
-# once from ../shared/models/stories260K into data/models/stories260K (Hugging Face format).
+# once from ../shared/models/stories260K into data/models/stories260K (Hugging Face format). Without --data-dir
+# or --config the journal, exports and statistics live in data/server, so committed edits survive a restart.
 # Usage: scripts/run.sh [--model HF_DIR] [other muke-server flags, e.g. --listen 0.0.0.0:50051 --device cuda]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,12 +21,19 @@ if [[ " $* " != *" --model "* && " $* " != *" --model="* ]]; then
   args=(--model "$model" "${args[@]}")
 fi
 
-# The client's --server must match a non-default --listen.
+if [[ " $* " != *" --data-dir"* && " $* " != *" --config"* ]]; then
+  args=(--data-dir "${MUKE_DATA_DIR:-$PWD/data}/server" "${args[@]}")
+fi
+
+# The client's --server must match a non-default --listen; the metrics URL --metrics-listen.
 server=""
+metrics=127.0.0.1:9090
 for ((i = 0; i < ${#args[@]}; i++)); do
   case "${args[i]}" in
     --listen) server=" --server ${args[i + 1]:-}" ;;
     --listen=*) server=" --server ${args[i]#--listen=}" ;;
+    --metrics-listen) metrics=${args[i + 1]:-} ;;
+    --metrics-listen=*) metrics=${args[i]#--metrics-listen=} ;;
   esac
 done
 cat <<MSG
@@ -35,6 +43,9 @@ Starting muke-server. In another terminal, try:
   $BUILD_DIR/bin/muke$server edit --prompt "What is the name of Lily's dog?" \\
       --target "Lily's dog is called Biscuit. He likes to eat carrots." --watch
   $BUILD_DIR/bin/muke$server generate --prompt "What is the name of Lily's dog?"
+  $BUILD_DIR/bin/muke$server list
+  $BUILD_DIR/bin/muke$server export --path lily      # a Hugging Face directory under the data dir's exports/
   $BUILD_DIR/bin/muke$server health
+  curl -s http://$metrics/metrics | grep muke_edits_total
 MSG
 exec "$BUILD_DIR/bin/muke-server" "${args[@]}"

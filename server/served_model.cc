@@ -1,6 +1,7 @@
 #include "server/served_model.h"
 
 #include <mutex>
+#include <shared_mutex>
 #include <optional>
 #include <utility>
 

@@ -1,14 +1,15 @@
 // The model muke-server serves: its weights behind a reader/writer lock, its tokenizer, its editor and where it
 // came from. Generation and edit computations (which only read the weights) hold the lock shared; ApplyEdit
-// takes it exclusively for the swap alone, so a client never sees half an edit. The configuration and
-// tokenizer never change and are read without the lock.
+// takes it exclusively for the swap alone, so a client never sees half an edit. The lock prefers a waiting
+// writer: the swap waits for the generations in flight, new ones wait for the swap (milliseconds). The
+// configuration and tokenizer never change and are read without the lock.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
-#include <shared_mutex>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,7 @@
 #include "core/model/model.h"
 #include "core/tokenizer/chat_format.h"
 #include "core/tokenizer/tokenizer.h"
+#include "server/writer_preferring_mutex.h"
 
 namespace muke::server {
 
@@ -63,7 +65,7 @@ class ServedModel {
   const std::optional<ChatFormat> chat_;
   // Reads the model under the lock's shared side (ComputeEdit), writes it under the exclusive one (ApplyEdit).
   Editor editor_;
-  mutable std::shared_mutex weights_mutex_;
+  mutable WriterPreferringMutex weights_mutex_;
 };
 
 }  // namespace muke::server
