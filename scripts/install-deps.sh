@@ -10,6 +10,7 @@ PACKAGES=(
   libabsl-dev prometheus-cpp-dev libyaml-cpp-dev nlohmann-json3-dev
   libsentencepiece-dev googletest libgtest-dev libgmock-dev
   python3 nodejs npm
+  yamllint prometheus kubernetes-client
 )
 
 missing=()
@@ -26,6 +27,8 @@ for p in "${missing[@]}"; do
     nodejs) command -v node >/dev/null 2>&1 || filtered+=("$p") ;;
     npm) command -v npm >/dev/null 2>&1 || filtered+=("$p") ;;
     python3) command -v python3 >/dev/null 2>&1 || filtered+=("$p") ;;
+    # kubectl (for `kubectl kustomize` in the deploy checks) may come from elsewhere, e.g. the Kubernetes apt repository.
+    kubernetes-client) command -v kubectl >/dev/null 2>&1 || filtered+=("$p") ;;
     *) filtered+=("$p") ;;
   esac
 done
@@ -41,3 +44,11 @@ echo "install-deps: installing ${filtered[*]}"
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -q
 $SUDO apt-get install -y -q --no-install-recommends "${filtered[@]}"
+
+# The prometheus package starts a system Prometheus on :9090 where systemd runs; the tests start their own,
+# and muke-server's metrics default to 127.0.0.1:9090, so stop the one just installed.
+if [[ " ${filtered[*]} " == *" prometheus "* ]] && command -v systemctl >/dev/null 2>&1 &&
+   systemctl is-active --quiet prometheus 2>/dev/null; then
+  echo "install-deps: stopping and disabling the prometheus service (it would hold port 9090)"
+  $SUDO systemctl disable --now prometheus || true
+fi

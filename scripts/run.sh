@@ -8,8 +8,7 @@ cd "$(dirname "$0")/.."
 
 bash scripts/install-deps.sh
 BUILD_DIR=${BUILD_DIR:-build}
-cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release > /dev/null
-cmake --build "$BUILD_DIR" --target muke-server muke muke-tool
+BUILD_DIR="$BUILD_DIR" BUILD_TARGETS="muke-server muke muke-tool" bash scripts/build.sh
 
 args=("$@")
 if [[ " $* " != *" --model "* && " $* " != *" --model="* ]]; then

@@ -17,7 +17,7 @@ if ! cmp -s tests/peers/package.json "$NPM_DIR/package.json" || [ ! -d "$NPM_DIR
   npm install --prefix "$NPM_DIR" --no-audit --no-fund --loglevel=error || { rm -f "$NPM_DIR/package.json"; exit 1; }
 fi
 
-cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release -DMUKE_NPM_DIR="$NPM_DIR"
-cmake --build "$BUILD_DIR" -j "$JOBS"
+# The same configure and build as the container images (docker/Dockerfile): scripts/build.sh.
+BUILD_DIR="$BUILD_DIR" JOBS="$JOBS" bash scripts/build.sh -DMUKE_NPM_DIR="$NPM_DIR"
 # Tests run in parallel; keep each one's libtorch to one thread so they don't oversubscribe the cores.
 OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} ctest --test-dir "$BUILD_DIR" --output-on-failure -j "$JOBS" "$@"

@@ -183,6 +183,29 @@ absl::StatusOr<std::unique_ptr<EditJournal>> EditJournal::Open(const std::string
       new EditJournal(dir, fd, static_cast<int64_t>(bytes->size()), weights_bytes, options));
 }
 
+absl::Status EditJournal::BindModel(const std::string& fingerprint, const std::string& model_dir) {
+  const std::string path = (fs::path(dir_) / "model").string();
+  absl::StatusOr<std::string> bound = ReadFileBytes(path);
+  if (bound.ok()) {
+    const std::string recorded = bound->substr(0, bound->find('\n'));
+    if (recorded == fingerprint) return absl::OkStatus();
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the journal in ", dir_, " holds edits of the model with fingerprint ", recorded, ", but ", model_dir,
+        " has fingerprint ", fingerprint, ": serve that model, or start with another data/journal directory"));
+  }
+  if (!absl::IsNotFound(bound.status())) return bound.status();
+  const std::string temp = path + ".tmp";
+  const int fd = open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return Errno(absl::StrCat(temp, ": cannot create"));
+  const std::string text = absl::StrCat(fingerprint, "\n", model_dir, "\n");
+  absl::Status status = WriteAll(fd, text.data(), text.size(), temp);
+  if (status.ok() && fsync(fd) != 0) status = Errno(absl::StrCat(temp, ": fsync failed"));
+  close(fd);
+  if (status.ok() && rename(temp.c_str(), path.c_str()) != 0) status = Errno(absl::StrCat(path, ": cannot rename"));
+  if (status.ok()) status = FsyncDirectory(dir_);
+  return status;
+}
+
 absl::Status EditJournal::Append(const JournalRecord& record) {
   const std::string frame = Frame(record);
   const std::string path = JournalPath(dir_);

@@ -6,6 +6,7 @@
 //                            (little-endian; one write + fdatasync per record)
 //   weights/<edit>.safetensors  the tensors a COMMITTED edit wrote (written and fsync'd before its record)
 //   edits.journal.corrupt-<time>  a damaged tail cut off at open, kept for inspection
+//   model                    the fingerprint of the unedited model the edits were made to (see BindModel)
 // The directory is locked (flock) while open, so two servers cannot share it. Thread-safe.
 #pragma once
 
@@ -48,6 +49,11 @@ class EditJournal {
   static absl::StatusOr<std::unique_ptr<EditJournal>> Open(const std::string& dir, Contents* contents,
                                                            JournalOptions options = {});
   ~EditJournal();
+
+  // Ties the journal to the unedited model `fingerprint` (ModelFingerprint before any edit): recorded on
+  // first use; FAILED_PRECONDITION (naming both) when the journal was written for another model, whose edited
+  // tensors must not be replayed onto this one.
+  absl::Status BindModel(const std::string& fingerprint, const std::string& model_dir);
 
   // Appends one record and fdatasyncs it. On failure the file is cut back to its previous size.
   absl::Status Append(const JournalRecord& record);

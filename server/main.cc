@@ -164,6 +164,7 @@ absl::Status Serve(const ServerConfig& config) {
   EditQueue queue(static_cast<size_t>(config.max_queued_edits));
   EditRegistry edits(queue, journal.get(), *metrics);
   if (journal) {
+    MUKE_RETURN_IF_ERROR(journal->BindModel(served->Fingerprint(), served->dir()));
     // Before the worker starts: the committed edits are served again and the unfinished ones queued first.
     MUKE_ASSIGN_OR_RETURN(RecoveryCounts recovered,
                           RecoverEdits(journaled, *journal, *served, edits, [&](const muke::v1::EditKnowledgeRequest& r) {

@@ -5,6 +5,7 @@
 #include <optional>
 #include <utility>
 
+#include "core/model/fingerprint.h"
 #include "core/util/status.h"
 
 namespace muke::server {
@@ -54,6 +55,11 @@ absl::StatusOr<EditResult> ServedModel::ComputeEdit(const EditTokens& tokens, co
                                                     const EditProgressFn& progress) const {
   std::shared_lock lock(weights_mutex_);
   return editor_.Edit({tokens}, options, progress);
+}
+
+std::string ServedModel::Fingerprint() const {
+  std::shared_lock lock(weights_mutex_);
+  return ModelFingerprint(*model_);
 }
 
 absl::Status ServedModel::Save(const std::string& dir, uint64_t max_shard_bytes) const {

@@ -51,6 +51,8 @@ class ServedModel {
   // Editor::Edit under the shared lock: new weights computed on copies; the served ones are unchanged.
   absl::StatusOr<EditResult> ComputeEdit(const EditTokens& tokens, const EditOptions& options,
                                          const EditProgressFn& progress) const;
+  // ModelFingerprint of the current weights, under the shared lock.
+  std::string Fingerprint() const;
   // Model::Save of the current weights (in the served dtype) into `dir`, under the shared lock.
   absl::Status Save(const std::string& dir, uint64_t max_shard_bytes) const;
   // Editor::Apply under the exclusive lock: swaps `new_weights` in (all or nothing) and returns the tensors

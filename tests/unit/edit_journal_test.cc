@@ -202,5 +202,21 @@ TEST(EditJournalTest, WeightFilesWithoutACommitRecordAreRemoved) {
   EXPECT_NE(contents.repairs[0].message.find("orphan.safetensors"), std::string::npos);
 }
 
+TEST(EditJournalTest, IsBoundToTheModelItsEditsWereMadeTo) {
+  const std::string dir = MakeTempDir("journal");
+  {
+    EditJournal::Contents contents;
+    std::unique_ptr<EditJournal> journal = MustOpen(dir, &contents);
+    EXPECT_TRUE(journal->BindModel("0123456789abcdef", "/models/a").ok());
+    EXPECT_TRUE(journal->BindModel("0123456789abcdef", "/models/a-copy").ok());
+  }
+  EditJournal::Contents contents;
+  std::unique_ptr<EditJournal> journal = MustOpen(dir, &contents);
+  const absl::Status other = journal->BindModel("fedcba9876543210", "/models/b");
+  EXPECT_TRUE(absl::IsFailedPrecondition(other)) << other;
+  EXPECT_NE(other.message().find("0123456789abcdef"), std::string::npos) << other;
+  EXPECT_NE(other.message().find("/models/b"), std::string::npos) << other;
+}
+
 }  // namespace
 }  // namespace muke::server
