@@ -5,20 +5,58 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "core/tokenizer/utf8.h"
 #include "core/util/status.h"
 
 namespace muke::server {
 namespace {
 
+constexpr int kMaxChatMessages = 64;
+
 absl::Status Invalid(const std::string& field, const std::string& problem) {
   return absl::InvalidArgumentError(absl::StrCat(field, ": ", problem));
+}
+
+// The conversation rendered with the model's chat template, as text to encode without special tokens.
+absl::StatusOr<std::string> RenderMessages(const muke::v1::GenerateRequest& request, const ServedModel& model) {
+  if (!model.chat()) {
+    return absl::FailedPreconditionError("messages: the served model has no chat template; send a prompt");
+  }
+  if (request.messages_size() > kMaxChatMessages) {
+    return Invalid("messages",
+                   absl::StrCat("at most ", kMaxChatMessages, " are allowed, got ", request.messages_size()));
+  }
+  std::vector<ChatMessage> messages;
+  for (int i = 0; i < request.messages_size(); ++i) {
+    const muke::v1::ChatMessage& m = request.messages(i);
+    const bool role_ok = !m.role().empty() && m.role().size() <= 32 &&
+                         std::all_of(m.role().begin(), m.role().end(),
+                                     [](char c) { return (c >= 'a' && c <= 'z') || c == '_'; });
+    if (!role_ok) return Invalid(absl::StrCat("messages[", i, "].role"), "must be 1 to 32 characters of [a-z_]");
+    if (!IsValidUtf8(m.content())) return Invalid(absl::StrCat("messages[", i, "].content"), "must be valid UTF-8");
+    messages.push_back({m.role(), m.content()});
+  }
+  absl::StatusOr<std::string> text = model.chat()->Render(messages, /*add_generation_prompt=*/true);
+  if (!text.ok()) return Invalid("messages", std::string(text.status().message()));
+  return text;
 }
 
 absl::StatusOr<std::vector<int64_t>> PromptIds(const muke::v1::GenerateRequest& request, const ServedModel& model) {
   const bool has_text = !request.prompt().empty();
   const bool has_ids = request.prompt_ids_size() > 0;
-  if (has_text && has_ids) return Invalid("prompt", "set either prompt or prompt_ids, not both");
-  if (!has_text && !has_ids) return Invalid("prompt", "must not be empty (set prompt or prompt_ids)");
+  const bool has_messages = request.messages_size() > 0;
+  if (has_text + has_ids + has_messages > 1) {
+    return Invalid("prompt", "set exactly one of prompt, prompt_ids and messages");
+  }
+  if (!has_text && !has_ids && !has_messages) {
+    return Invalid("prompt", "must not be empty (set prompt, prompt_ids or messages)");
+  }
+  if (has_messages) {
+    MUKE_ASSIGN_OR_RETURN(const std::string text, RenderMessages(request, model));
+    auto ids = model.tokenizer().Encode(text, /*add_special_tokens=*/false);
+    if (absl::IsInvalidArgument(ids.status())) return Invalid("messages", std::string(ids.status().message()));
+    return ids;
+  }
 
   if (has_ids) {
     const int64_t vocab = model.config().vocab_size;

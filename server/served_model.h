@@ -42,6 +42,8 @@ class ServedModel {
   torch::Device device() const { return model_->device(); }
   torch::ScalarType dtype() const { return model_->dtype(); }
   int64_t parameter_count() const { return parameter_count_; }
+  // The model's chat template; null when it has none.
+  const ChatFormat* chat() const { return chat_ ? &*chat_ : nullptr; }
 
   // Runs muke::Generate under the shared lock and times it. Never throws.
   absl::StatusOr<TimedGeneration> Generate(const std::vector<int64_t>& prompt_ids, GenerateOptions options) const;

@@ -19,7 +19,8 @@ constexpr int kExitUnauthenticated = 7;   // UNAUTHENTICATED: no token, or not t
 
 // info: describes the served model.
 int RunInfo(const Args& args, const Connection& connection);
-// generate --prompt TEXT [--max-new-tokens N] [--temperature T] [--top-p P] [--seed S] [--stream]
+// generate --prompt TEXT [--chat [--system TEXT]] [--max-new-tokens N] [--temperature T] [--top-p P] [--seed S]
+//          [--stream]
 int RunGenerate(const Args& args, const Connection& connection);
 // health: the server's grpc.health.v1 status (exit 0 only when SERVING).
 int RunHealth(const Args& args, const Connection& connection);

@@ -1,6 +1,8 @@
-// muke generate --prompt TEXT [--max-new-tokens N] [--temperature T] [--top-p P] [--seed S] [--stream]
+// muke generate --prompt TEXT [--chat [--system TEXT]] [--max-new-tokens N] [--temperature T] [--top-p P]
+//               [--seed S] [--stream]
 // Prints the prompt and its continuation (with --stream, token by token as they arrive), or with --json
-// one object (with --stream, one object per token and then the summary).
+// one object (with --stream, one object per token and then the summary). With --chat the prompt is sent as a
+// user message (after an optional system message) for the model's chat template, and only the answer printed.
 #include <cstdint>
 #include <iostream>
 #include <limits>
@@ -26,7 +28,19 @@ using google::protobuf::RepeatedField;
 absl::StatusOr<muke::v1::GenerateRequest> RequestFromFlags(const Args& args) {
   if (!args.Has("prompt")) return absl::InvalidArgumentError("--prompt TEXT is required");
   muke::v1::GenerateRequest request;
-  request.set_prompt(args.Get("prompt"));
+  if (args.Has("chat")) {
+    if (args.Has("system")) {
+      muke::v1::ChatMessage* system = request.add_messages();
+      system->set_role("system");
+      system->set_content(args.Get("system"));
+    }
+    muke::v1::ChatMessage* user = request.add_messages();
+    user->set_role("user");
+    user->set_content(args.Get("prompt"));
+  } else {
+    if (args.Has("system")) return absl::InvalidArgumentError("--system needs --chat");
+    request.set_prompt(args.Get("prompt"));
+  }
   if (args.Has("max-new-tokens")) {
     MUKE_ASSIGN_OR_RETURN(int64_t n, args.GetInt("max-new-tokens", 0));
     if (n < 0 || n > std::numeric_limits<int32_t>::max()) {

@@ -21,8 +21,10 @@ constexpr char kUsage[] =
     "            [--timeout SECONDS] <command> [flags]\n"
     "commands:\n"
     "  info                                   describe the served model\n"
-    "  generate --prompt TEXT [--max-new-tokens N] [--temperature T] [--top-p P] [--seed S] [--stream]\n"
-    "                                         continue a prompt (greedy unless --temperature > 0)\n"
+    "  generate --prompt TEXT [--chat [--system TEXT]] [--max-new-tokens N] [--temperature T] [--top-p P]\n"
+    "           [--seed S] [--stream]\n"
+    "                                         continue a prompt (greedy unless --temperature > 0); --chat\n"
+    "                                         sends it as a user message for the model's chat template\n"
     "  health                                 the server's health status (exit 0 when SERVING)\n"
     "  edit --prompt TEXT --target TEXT [--paraphrase TEXT]... [--strategy S] [--update U]\n"
     "       [--request-id ID] [--acceptance-threshold X] [--watch]\n"
@@ -66,7 +68,8 @@ struct Command {
 
 const Command kCommands[] = {
     {"info", {}, {}, RunInfo},
-    {"generate", {"prompt", "max-new-tokens", "temperature", "top-p", "seed"}, {"stream"}, RunGenerate},
+    {"generate", {"prompt", "system", "max-new-tokens", "temperature", "top-p", "seed"}, {"stream", "chat"},
+     RunGenerate},
     {"health", {}, {}, RunHealth},
     {"edit",
      {"prompt", "target", "paraphrase", "strategy", "update", "request-id", "acceptance-threshold"},

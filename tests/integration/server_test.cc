@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <memory>
@@ -343,6 +344,79 @@ TEST_F(ServerTest, ClientExitCodes) {
 }
 
 // Each starts its own server, so that the shared one keeps serving the other tests.
+muke::v1::GenerateRequest ChatRequest(const std::vector<std::pair<std::string, std::string>>& messages) {
+  muke::v1::GenerateRequest request;
+  request.set_max_new_tokens(24);
+  for (const auto& [role, content] : messages) {
+    muke::v1::ChatMessage* message = request.add_messages();
+    message->set_role(role);
+    message->set_content(content);
+  }
+  return request;
+}
+
+TEST_F(ServerTest, ChatMessagesNeedAChatTemplateAndAreChecked) {
+  muke::v1::GenerateResponse response;
+  grpc::Status status = Generate(ChatRequest({{"user", "Who is Lily?"}}), &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << status.error_message();
+  EXPECT_NE(status.error_message().find("chat template"), std::string::npos) << status.error_message();
+  muke::v1::GenerateRequest both = ChatRequest({{"user", "Who is Lily?"}});
+  both.set_prompt("Once upon a time");
+  status = Generate(both, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << status.error_message();
+  EXPECT_NE(status.error_message().find("messages"), std::string::npos) << status.error_message();
+}
+
+// The same model with a chat template: messages are rendered as transformers' apply_chat_template does (the
+// template here is plain, so the expected prompt is written out) and tokenized without special tokens.
+TEST(ServerChatTest, MessagesGenerateLikeTheirRenderedPrompt) {
+  MUKE_REQUIRE_SHARED();
+  const std::string dir = MakeTempDir("chat-model");
+  std::filesystem::copy(ImportedStories260K(), dir, std::filesystem::copy_options::recursive |
+                                                        std::filesystem::copy_options::overwrite_existing);
+  std::ofstream(dir + "/chat_template.jinja")
+      << "{% for m in messages %}<{{ m.role }}> {{ m.content }}\n{% endfor %}"
+         "{% if add_generation_prompt %}<assistant>{% endif %}";
+  ServerProcess server(dir);
+  ASSERT_FALSE(server.address().empty());
+  auto channel = grpc::CreateChannel(server.address(), grpc::InsecureChannelCredentials());
+  WaitServing(channel);
+  auto stub = muke::v1::KnowledgeEditor::NewStub(channel);
+  auto generate = [&](const muke::v1::GenerateRequest& request, muke::v1::GenerateResponse* response) {
+    grpc::ClientContext context;
+    context.set_deadline(In(std::chrono::seconds(60)));
+    return stub->Generate(&context, request, response);
+  };
+
+  muke::v1::GenerateResponse chat;
+  grpc::Status status = generate(ChatRequest({{"system", "Be kind."}, {"user", "Who is Lily?"}}), &chat);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  muke::v1::GenerateRequest rendered;
+  rendered.set_prompt("<system> Be kind.\n<user> Who is Lily?\n<assistant>");
+  rendered.set_add_special_tokens(false);
+  rendered.set_max_new_tokens(24);
+  muke::v1::GenerateResponse plain;
+  ASSERT_TRUE(generate(rendered, &plain).ok());
+  EXPECT_EQ(Ids(chat.prompt_ids()), Ids(plain.prompt_ids()));
+  EXPECT_EQ(Ids(chat.ids()), Ids(plain.ids()));
+  EXPECT_EQ(chat.text(), plain.text());
+
+  for (const auto& [messages, field] :
+       std::vector<std::pair<std::vector<std::pair<std::string, std::string>>, std::string>>{
+           {{{"User", "Who?"}}, "messages[0].role"},
+           {{{"user", "ok"}, {"", "Who?"}}, "messages[1].role"},
+           {{{"user", "Who \xff?"}}, "messages[0].content"}}) {
+    status = generate(ChatRequest(messages), &chat);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << field;
+    EXPECT_NE(status.error_message().find(field), std::string::npos) << status.error_message();
+  }
+  const CommandResult client =
+      RunClient({"--server", server.address(), "--json", "generate", "--chat", "--system", "Be kind.", "--prompt",
+                 "Who is Lily?", "--max-new-tokens", "24"});
+  ASSERT_EQ(client.exit_code, 0) << client.out;
+  EXPECT_EQ(json::parse(client.out)["ids"].get<std::vector<int64_t>>(), Ids(plain.ids()));
+}
+
 TEST(ServerShutdownTest, SigtermExitsZeroWithinSeconds) {
   MUKE_REQUIRE_SHARED();
   ServerProcess server(ImportedStories260K());
