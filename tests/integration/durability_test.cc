@@ -18,7 +18,9 @@
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
+#include <torch/torch.h>
 
+#include "core/model/safetensors.h"
 #include "muke/v1/knowledge_editor.grpc.pb.h"
 #include "tests/integration/prometheus_scrape.h"
 #include "tests/integration/server_process.h"
@@ -290,6 +292,8 @@ TEST_F(DurabilityTest, RollbacksSurviveRestartsAndAGarbageTailIsNeverApplied) {
   Server server(MakeTempDir("durable"));
   ASSERT_NO_FATAL_FAILURE(server.Start());
   const std::vector<int64_t> original = server.Answer(kPromptA);
+  muke::v1::ExportCheckpointResponse original_export;
+  ASSERT_TRUE(server.Export("original", false, &original_export).ok());
   const Edit a = server.Commit(kPromptA, kTargetA);
   const std::vector<int64_t> after_a = server.Answer(kPromptA);
   const Edit b = server.Commit(kPromptB, kTargetB);
@@ -314,6 +318,17 @@ TEST_F(DurabilityTest, RollbacksSurviveRestartsAndAGarbageTailIsNeverApplied) {
   grpc::Status status = server.Rollback(a.id(), &rolled_back);
   ASSERT_TRUE(status.ok()) << status.error_message();
   EXPECT_EQ(server.Answer(kPromptA), original);
+  // Bit for bit: the weights written now equal those exported before any edit.
+  muke::v1::ExportCheckpointResponse rolled_back_export;
+  ASSERT_TRUE(server.Export("rolled-back", false, &rolled_back_export).ok());
+  EXPECT_EQ(rolled_back_export.edit_ids_size(), 0);
+  const absl::StatusOr<TensorMap> before = ReadCheckpointTensors(original_export.path());
+  const absl::StatusOr<TensorMap> after = ReadCheckpointTensors(rolled_back_export.path());
+  ASSERT_TRUE(before.ok() && after.ok());
+  ASSERT_EQ(before->size(), after->size());
+  for (const auto& [name, tensor] : *before) {
+    EXPECT_TRUE(torch::equal(tensor, after->at(name))) << name;
+  }
   ASSERT_TRUE(server.process().Terminate(std::chrono::seconds(30)).has_value());
   ASSERT_NO_FATAL_FAILURE(server.Start());
   EXPECT_EQ(server.Answer(kPromptA), original);
