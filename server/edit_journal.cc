@@ -194,16 +194,8 @@ absl::Status EditJournal::BindModel(const std::string& fingerprint, const std::s
         " has fingerprint ", fingerprint, ": serve that model, or start with another data/journal directory"));
   }
   if (!absl::IsNotFound(bound.status())) return bound.status();
-  const std::string temp = path + ".tmp";
-  const int fd = open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return Errno(absl::StrCat(temp, ": cannot create"));
   const std::string text = absl::StrCat(fingerprint, "\n", model_dir, "\n");
-  absl::Status status = WriteAll(fd, text.data(), text.size(), temp);
-  if (status.ok() && fsync(fd) != 0) status = Errno(absl::StrCat(temp, ": fsync failed"));
-  close(fd);
-  if (status.ok() && rename(temp.c_str(), path.c_str()) != 0) status = Errno(absl::StrCat(path, ": cannot rename"));
-  if (status.ok()) status = FsyncDirectory(dir_);
-  return status;
+  return WriteFileAtomically(path, {{text.data(), text.size()}});
 }
 
 absl::Status EditJournal::Append(const JournalRecord& record) {

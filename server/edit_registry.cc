@@ -67,6 +67,14 @@ absl::Status EditRegistry::Journal(const Record& record) {
   return Journaled(journal_->Append(entry));
 }
 
+void EditRegistry::JournalEnd(const Record& record) {
+  if (absl::Status journaled = Journal(record); !journaled.ok()) {
+    // The edit changed nothing; the next start re-queues it and it runs again.
+    Log(LogLevel::kError, "journal_write_failed",
+        {{"id", record.edit.id()}, {"error", std::string(journaled.message())}});
+  }
+}
+
 absl::Status EditRegistry::Journaled(absl::Status status) {
   if (!status.ok()) {
     metrics_.JournalError("write");
@@ -198,11 +206,7 @@ void EditRegistry::Finish(const std::string& id, EditState state, const std::str
   if (state == muke::v1::EDIT_STATE_COMMITTED) applied_.push_back(id);
   Transition(*record, state);
   metrics_.EditFinished(state, SecondsSince(record->edit.create_time()), metrics);
-  if (state == muke::v1::EDIT_STATE_COMMITTED) return;
-  if (absl::Status journaled = Journal(*record); !journaled.ok()) {
-    // The edit changed nothing; the next start re-queues it and it runs again.
-    Log(LogLevel::kError, "journal_write_failed", {{"id", id}, {"error", std::string(journaled.message())}});
-  }
+  if (state != muke::v1::EDIT_STATE_COMMITTED) JournalEnd(*record);
 }
 
 absl::Status EditRegistry::JournalCommit(const std::string& id, const muke::v1::EditMetrics& metrics,
@@ -324,9 +328,7 @@ void EditRegistry::Requeue(const std::vector<muke::v1::Edit>& history, absl::Sta
   }
   record.edit.set_error(absl::StrCat("could not be re-queued after a restart: ", status.message()));
   Transition(record, muke::v1::EDIT_STATE_FAILED);
-  if (absl::Status journaled = Journal(record); !journaled.ok()) {
-    Log(LogLevel::kError, "journal_write_failed", {{"id", record.edit.id()}, {"error", std::string(journaled.message())}});
-  }
+  JournalEnd(record);
 }
 
 }  // namespace muke::server

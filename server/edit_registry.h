@@ -110,6 +110,9 @@ class EditRegistry {
   void Transition(Record& record, muke::v1::EditState state);
   // Appends the record's edit to the journal (when there is one); caller holds mu_.
   absl::Status Journal(const Record& record);
+  // Journals an edit that ended without changing the weights (FAILED, CANCELLED); a failed write is logged,
+  // not returned (the edit is then re-queued at the next start). Caller holds mu_.
+  void JournalEnd(const Record& record);
   // Counts a journal write's outcome in the metrics and passes it on.
   absl::Status Journaled(absl::Status status);
   // A record for `edit` (recovery); caller holds mu_.

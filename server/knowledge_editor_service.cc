@@ -123,7 +123,8 @@ grpc::Status KnowledgeEditorService::GetModelInfo(grpc::ServerContext* context,
 grpc::Status KnowledgeEditorService::Generate(grpc::ServerContext* context, const muke::v1::GenerateRequest* request,
                                               muke::v1::GenerateResponse* response) {
   const auto start = std::chrono::steady_clock::now();
-  GenerateCall call{GenerateMethod::kGenerate};
+  GenerateCall call;
+  call.method = GenerateMethod::kGenerate;
   const absl::Status status = DoGenerate(context, *request, response, &call);
   RecordCall(start, status, &call, metrics_);
   return Finish("Generate", status);
@@ -133,7 +134,8 @@ grpc::Status KnowledgeEditorService::GenerateStream(grpc::ServerContext* context
                                                     const muke::v1::GenerateRequest* request,
                                                     grpc::ServerWriter<muke::v1::GenerateStreamResponse>* writer) {
   const auto start = std::chrono::steady_clock::now();
-  GenerateCall call{GenerateMethod::kGenerateStream};
+  GenerateCall call;
+  call.method = GenerateMethod::kGenerateStream;
   const absl::Status status = DoGenerateStream(context, *request, writer, &call);
   RecordCall(start, status, &call, metrics_);
   return Finish("GenerateStream", status);

@@ -253,35 +253,6 @@ absl::StatusOr<torch::Tensor> LoadTensor(const std::string& path, const TensorIn
   });
 }
 
-// A chunk of bytes to write.
-struct Chunk {
-  const void* data;
-  uint64_t size;
-};
-
-// Writes `chunks` to `path` atomically: `<path>.tmp.<pid>`, fsync, rename, fsync of the directory.
-absl::Status WriteFileAtomically(const std::string& path, const std::vector<Chunk>& chunks) {
-  const std::string temp = absl::StrCat(path, ".tmp.", getpid());
-  const int fd = open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return absl::ErrnoToStatus(errno, absl::StrCat(temp, ": cannot create"));
-  absl::Status status;
-  for (const Chunk& chunk : chunks) {
-    status = WriteAll(fd, chunk.data, chunk.size, temp);
-    if (!status.ok()) break;
-  }
-  if (status.ok() && fsync(fd) != 0) status = absl::ErrnoToStatus(errno, absl::StrCat(temp, ": fsync failed"));
-  if (close(fd) != 0 && status.ok()) status = absl::ErrnoToStatus(errno, absl::StrCat(temp, ": close failed"));
-  if (status.ok() && rename(temp.c_str(), path.c_str()) != 0) {
-    status = absl::ErrnoToStatus(errno, absl::StrCat(path, ": cannot rename ", temp, " over it"));
-  }
-  if (!status.ok()) {
-    unlink(temp.c_str());
-    return status;
-  }
-  const std::string dir = std::filesystem::path(path).parent_path().string();
-  return FsyncDirectory(dir.empty() ? "." : dir);
-}
-
 // Shard file names of a sharded checkpoint, each with the names of the tensors the index puts there.
 using ShardMap = std::map<std::string, std::vector<std::string>>;
 
@@ -392,7 +363,7 @@ absl::StatusOr<TensorMap> ReadSafetensors(const std::string& path, const TensorL
 absl::Status WriteSafetensors(const std::string& path, const TensorMap& tensors,
                               const std::map<std::string, std::string>& metadata) {
   std::vector<torch::Tensor> contiguous;  // keeps the bytes of every chunk alive until written
-  std::vector<Chunk> chunks;
+  std::vector<FileChunk> chunks;
   json header = json::object();
   uint64_t offset = 0;
   for (const auto& [name, tensor] : tensors) {

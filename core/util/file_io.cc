@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -22,6 +23,28 @@ absl::Status WriteAll(int fd, const void* data, size_t size, const std::string& 
     left -= written;
   }
   return absl::OkStatus();
+}
+
+absl::Status WriteFileAtomically(const std::string& path, const std::vector<FileChunk>& chunks) {
+  const std::string temp = absl::StrCat(path, ".tmp.", getpid());
+  const int fd = open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return absl::ErrnoToStatus(errno, absl::StrCat(temp, ": cannot create"));
+  absl::Status status;
+  for (const FileChunk& chunk : chunks) {
+    status = WriteAll(fd, chunk.data, chunk.size, temp);
+    if (!status.ok()) break;
+  }
+  if (status.ok() && fsync(fd) != 0) status = absl::ErrnoToStatus(errno, absl::StrCat(temp, ": fsync failed"));
+  if (close(fd) != 0 && status.ok()) status = absl::ErrnoToStatus(errno, absl::StrCat(temp, ": close failed"));
+  if (status.ok() && rename(temp.c_str(), path.c_str()) != 0) {
+    status = absl::ErrnoToStatus(errno, absl::StrCat(path, ": cannot rename ", temp, " over it"));
+  }
+  if (!status.ok()) {
+    unlink(temp.c_str());
+    return status;
+  }
+  const std::string dir = std::filesystem::path(path).parent_path().string();
+  return FsyncDirectory(dir.empty() ? "." : dir);
 }
 
 absl::Status FsyncDirectory(const std::string& dir) {
