@@ -150,6 +150,7 @@ absl::StatusOr<muke::v1::Edit> EditRegistry::Cancel(const std::string& id) {
   if (state == muke::v1::EDIT_STATE_QUEUED && queue_.Remove(id)) {
     record->edit.set_error("cancelled while queued");
     Transition(*record, muke::v1::EDIT_STATE_CANCELLED);
+    JournalEnd(*record);
     metrics_.QueuedEditCancelled(SecondsSince(record->edit.create_time()));
     metrics_.SetQueueDepth(queue_.size());
   } else {

@@ -264,6 +264,36 @@ TEST_F(DurabilityTest, KillDuringAnEditRequeuesItAndKeepsTheCommittedOnes) {
   EXPECT_TRUE(StartsWith(Trimmed(server.last_text()), kTargetB)) << server.last_text();
 }
 
+TEST_F(DurabilityTest, AnEditCancelledWhileQueuedStaysCancelledAfterARestart) {
+  Server server(MakeTempDir("durable"));
+  ASSERT_NO_FATAL_FAILURE(server.Start());
+  const Edit running = server.Submit(Request(kPromptA, kTargetA));
+  const Edit queued = server.Submit(Request(kPromptB, kTargetB));
+  {
+    grpc::ClientContext context;
+    muke::v1::CancelEditRequest request;
+    request.set_id(queued.id());
+    Edit cancelled;
+    const grpc::Status status = server.stub().CancelEdit(&context, request, &cancelled);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    ASSERT_EQ(cancelled.state(), muke::v1::EDIT_STATE_CANCELLED) << "the edit was no longer queued";
+  }
+  EXPECT_EQ(server.WaitEnd(running.id()).state(), muke::v1::EDIT_STATE_COMMITTED);
+  const std::vector<int64_t> after = server.Answer(kPromptB);
+  ASSERT_TRUE(server.process().Kill().has_value());
+
+  ASSERT_NO_FATAL_FAILURE(server.Start());
+  Edit restored;
+  ASSERT_TRUE(server.Get(queued.id(), &restored).ok());
+  EXPECT_EQ(restored.state(), muke::v1::EDIT_STATE_CANCELLED);
+  EXPECT_EQ(restored.error(), "cancelled while queued");
+  // Nothing ran it again.
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  ASSERT_TRUE(server.Get(queued.id(), &restored).ok());
+  EXPECT_EQ(restored.state(), muke::v1::EDIT_STATE_CANCELLED);
+  EXPECT_EQ(server.Answer(kPromptB), after);
+}
+
 TEST_F(DurabilityTest, TornCommitRecordIsCutOffAndTheEditRunsAgain) {
   Server server(MakeTempDir("durable"));
   // Record 1 accepts the edit; record 2, its commit, is torn and the server SIGKILLs itself.
